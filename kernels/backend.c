@@ -1,0 +1,47 @@
+#include "kernels/backend.h"
+
+#include <string.h>
+
+const char *backend_compiled(void) {
+#ifdef GRPO_HAVE_CUDA
+    return "cpu cuda";
+#else
+    return "cpu";
+#endif
+}
+
+#ifndef GRPO_HAVE_CUDA
+int backend_cuda_probe(char *name, size_t name_len) {
+    if (name && name_len) name[0] = '\0';
+    return grpo_fail(GRPO_EUNSUPPORTED, "this grpo was built without the CUDA backend (configure with -DGRPO_CUDA=ON and nvcc on the PATH)");
+}
+#endif
+
+int backend_open(const char *device, Backend **out) {
+    *out = NULL;
+    if (!device || !strcmp(device, "cpu")) return backend_cpu_create(out);
+    if (!strcmp(device, "cuda")) {
+        int st = backend_cuda_probe(NULL, 0);
+        if (st) return grpo_wrap(st, "--device cuda: ");
+#ifdef GRPO_HAVE_CUDA
+        return backend_cuda_create(out);
+#endif
+    }
+    if (!strcmp(device, "auto")) {
+#ifdef GRPO_HAVE_CUDA
+        if (backend_cuda_probe(NULL, 0) == GRPO_OK) return backend_cuda_create(out);
+#endif
+        grpo_clear_error();
+        return backend_cpu_create(out);
+    }
+    return grpo_fail(GRPO_EINVAL, "unknown device '%s' (expected cpu, cuda or auto)", device);
+}
+
+void backend_close(Backend *b) {
+    if (b && b->destroy) b->destroy(b);
+}
+
+int backend_require(const Backend *b, const void *op, const char *op_name) {
+    if (op) return GRPO_OK;
+    return grpo_fail(GRPO_EUNSUPPORTED, "the %s backend does not implement the '%s' op", b->name, op_name);
+}

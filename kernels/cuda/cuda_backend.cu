@@ -1,0 +1,146 @@
+// The CUDA backend: device memory on one stream, matmuls through cuBLAS.
+// Everything is asynchronous on ctx->stream; copies to the host synchronise.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda/cuda_common.cuh"
+
+extern "C" int backend_cuda_probe(char *name, size_t name_len) {
+    if (name && name_len) name[0] = '\0';
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        cudaGetLastError(); // clear the sticky error so later probes start clean
+        return grpo_fail(GRPO_EDEVICE, "no usable CUDA GPU: %s", cudaGetErrorString(e));
+    }
+    if (n == 0) return grpo_fail(GRPO_EDEVICE, "no usable CUDA GPU: no CUDA device found");
+    cudaDeviceProp prop;
+    e = cudaGetDeviceProperties(&prop, 0);
+    if (e != cudaSuccess)
+        return grpo_fail(GRPO_EDEVICE, "no usable CUDA GPU: %s", cudaGetErrorString(e));
+    if (prop.major < 9)
+        return grpo_fail(GRPO_EDEVICE,
+                         "no usable CUDA GPU: %s has compute capability %d.%d but this build targets sm_90 "
+                         "(reconfigure with -DCMAKE_CUDA_ARCHITECTURES=%d%d)",
+                         prop.name, prop.major, prop.minor, prop.major, prop.minor);
+    if (name && name_len) snprintf(name, name_len, "%s", prop.name);
+    return GRPO_OK;
+}
+
+static int cuda_alloc(Backend *b, void **ptr, size_t bytes) {
+    *ptr = NULL;
+    cudaError_t e = cudaMalloc(ptr, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        *ptr = NULL;
+        return grpo_fail(GRPO_ENOMEM, "cuda: cannot allocate %zu bytes: %s", bytes, cudaGetErrorString(e));
+    }
+    CUDA_TRY(cudaMemsetAsync(*ptr, 0, bytes, cuda_ctx(b)->stream));
+    return GRPO_OK;
+}
+
+static void cuda_free(Backend *b, void *ptr) {
+    if (ptr) cudaFree(ptr);
+}
+
+static int cuda_to_device(Backend *b, void *dst, const void *src, size_t bytes) {
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_ctx(b)->stream));
+    // The host buffer may be reused as soon as we return.
+    CUDA_TRY(cudaStreamSynchronize(cuda_ctx(b)->stream));
+    return GRPO_OK;
+}
+
+static int cuda_to_host(Backend *b, void *dst, const void *src, size_t bytes) {
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cuda_ctx(b)->stream));
+    CUDA_TRY(cudaStreamSynchronize(cuda_ctx(b)->stream));
+    return GRPO_OK;
+}
+
+static int cuda_copy(Backend *b, void *dst, const void *src, size_t bytes) {
+    CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_ctx(b)->stream));
+    return GRPO_OK;
+}
+
+static int cuda_memset(Backend *b, void *dst, int byte, size_t bytes) {
+    CUDA_TRY(cudaMemsetAsync(dst, byte, bytes, cuda_ctx(b)->stream));
+    return GRPO_OK;
+}
+
+static int cuda_sync(Backend *b) {
+    CUDA_TRY(cudaStreamSynchronize(cuda_ctx(b)->stream));
+    return GRPO_OK;
+}
+
+static int cuda_matmul(Backend *b, float *out, const float *a, const float *bm,
+                       int M, int N, int K, int trans_a, int trans_b,
+                       float alpha, int accumulate) {
+    if (M < 0 || N < 0 || K < 0)
+        return grpo_fail(GRPO_EINVAL, "matmul: negative size (M=%d N=%d K=%d)", M, N, K);
+    if (M == 0 || N == 0) return GRPO_OK;
+    float beta = accumulate ? 1.0f : 0.0f;
+    if (K == 0) {
+        if (!accumulate) CUDA_TRY(cudaMemsetAsync(out, 0, (size_t)M * N * sizeof(float), cuda_ctx(b)->stream));
+        return GRPO_OK;
+    }
+    // cuBLAS is column-major: a row-major (M, N) matrix is a column-major (N, M)
+    // one, so compute out^T = op(b)^T op(a)^T by swapping the operands.
+    CUBLAS_TRY(cublasSgemm(cuda_ctx(b)->cublas,
+                           trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                           trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                           N, M, K, &alpha,
+                           bm, trans_b ? K : N,
+                           a, trans_a ? M : K,
+                           &beta, out, N));
+    return GRPO_OK;
+}
+
+static void cuda_destroy(Backend *b) {
+    CudaCtx *c = cuda_ctx(b);
+    if (c) {
+        if (c->cublas) cublasDestroy(c->cublas);
+        if (c->stream) cudaStreamDestroy(c->stream);
+        free(c);
+    }
+    free(b);
+}
+
+extern "C" int backend_cuda_create(Backend **out) {
+    *out = NULL;
+    char name[128];
+    int st = backend_cuda_probe(name, sizeof name);
+    if (st) return st;
+    Backend *b = (Backend *)calloc(1, sizeof *b);
+    CudaCtx *c = (CudaCtx *)calloc(1, sizeof *c);
+    if (!b || !c) {
+        free(b);
+        free(c);
+        return grpo_fail(GRPO_ENOMEM, "cuda: out of host memory");
+    }
+    b->ctx = c;
+    b->name = "cuda";
+    b->kind = BACKEND_CUDA;
+    snprintf(b->device_name, sizeof b->device_name, "%s", name);
+    b->alloc = cuda_alloc;
+    b->free = cuda_free;
+    b->to_device = cuda_to_device;
+    b->to_host = cuda_to_host;
+    b->copy = cuda_copy;
+    b->memset = cuda_memset;
+    b->sync = cuda_sync;
+    b->matmul = cuda_matmul;
+    b->destroy = cuda_destroy;
+    cudaError_t e = cudaSetDevice(0);
+    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
+    if (e != cudaSuccess) {
+        cuda_destroy(b);
+        return grpo_fail(GRPO_EDEVICE, "cuda: cannot initialise the device: %s", cudaGetErrorString(e));
+    }
+    cublasStatus_t s = cublasCreate(&c->cublas);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetStream(c->cublas, c->stream);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        cuda_destroy(b);
+        return grpo_fail(GRPO_EDEVICE, "cublas: cannot initialise: %s", cublasGetStatusString(s));
+    }
+    *out = b;
+    return GRPO_OK;
+}

@@ -1,0 +1,51 @@
+// `grpo devices`: which backends this build has and whether each can run here.
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+#include "rl/cli.h"
+
+static int run(int argc, char **argv) {
+    int json = 0;
+    const char *device = NULL;
+    CliOpt opts[] = {{"--json", CLI_FLAG, &json}, {"--device", CLI_STR, &device}};
+    int rc = cli_parse("devices", argc, argv, opts, 2, NULL, 0, NULL);
+    if (rc) return rc;
+    if (device) { // check one device the way every computing command does
+        Backend *b = NULL;
+        if (backend_open(device, &b)) return cli_fail("devices");
+        if (json) printf("{\"device\": \"%s\", \"name\": \"%s\"}\n", b->name, b->device_name);
+        else printf("%s: %s\n", b->name, b->device_name);
+        backend_close(b);
+        return 0;
+    }
+    Backend *cpu = NULL;
+    if (backend_open("cpu", &cpu)) return cli_fail("devices");
+    char gpu[128];
+    int cuda_ok = backend_cuda_probe(gpu, sizeof gpu) == GRPO_OK;
+    const char *why = cuda_ok ? "" : grpo_errmsg();
+    int compiled = strstr(backend_compiled(), "cuda") != NULL;
+    if (json) {
+        printf("{\"cpu\": {\"usable\": true, \"name\": \"%s\", \"threads\": %d}, "
+               "\"cuda\": {\"compiled\": %s, \"usable\": %s, \"name\": \"%s\"}}\n",
+               cpu->device_name, omp_get_max_threads(), compiled ? "true" : "false",
+               cuda_ok ? "true" : "false", cuda_ok ? gpu : "");
+    } else {
+        printf("cpu   usable  %s, %d threads\n", cpu->device_name, omp_get_max_threads());
+        if (cuda_ok) printf("cuda  usable  %s\n", gpu);
+        else printf("cuda  %s  %s\n", compiled ? "unusable" : "not built", why);
+    }
+    backend_close(cpu);
+    return 0;
+}
+
+const GrpoCommand grpo_cmd_devices = {
+    "devices", "list the compute backends and whether each can run here",
+    "usage: grpo devices [--json] [--device cpu|cuda|auto]\n\n"
+    "Lists the backends built into this grpo and whether each is usable on this\n"
+    "machine (for cuda: a GPU, a driver, a supported compute capability).\n\n"
+    "  --device D   open device D as a computing command would, print it, and\n"
+    "               fail with the reason when it cannot be used\n"
+    "  --json       machine-readable output\n",
+    run};

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The grpo command line: help, version, errors and exit codes, --device.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+out=$("$GRPO_BIN" --version); check "version exits 0" $? 0
+expect_match "version names itself" "$out" '^grpo [0-9]+\.[0-9]+\.[0-9]+'
+expect_match "version lists cpu" "$out" 'backends: cpu'
+if grep -q 'GRPO_HAVE_CUDA:INTERNAL=ON\|GRPO_HAVE_CUDA' "$GRPO_BUILD_DIR/CMakeCache.txt" 2>/dev/null && command -v nvcc >/dev/null; then
+  expect_match "version lists cuda when nvcc built it" "$out" 'backends: cpu cuda'
+fi
+
+out=$("$GRPO_BIN" help); check "help exits 0" $? 0
+expect_match "help lists bench" "$out" 'bench'
+expect_match "help lists devices" "$out" 'devices'
+
+out=$("$GRPO_BIN" bench --help); check "command --help exits 0" $? 0
+expect_match "bench --help shows usage" "$out" '^usage: grpo bench'
+out=$("$GRPO_BIN" help devices); check "help COMMAND exits 0" $? 0
+expect_match "help devices shows usage" "$out" '^usage: grpo devices'
+
+"$GRPO_BIN" >/dev/null 2>&1; check "no command is a usage error" $? 2
+err=$("$GRPO_BIN" bnech 2>&1 >/dev/null); check "unknown command exits 2" $? 2
+expect_match "unknown command suggests" "$err" "did you mean 'bench'"
+err=$("$GRPO_BIN" bench --matmull 8 2>&1 >/dev/null); check "unknown option exits 2" $? 2
+expect_match "unknown option suggests" "$err" "did you mean '--matmul'"
+err=$("$GRPO_BIN" bench --iters x --matmul 8 2>&1 >/dev/null); check "bad integer exits 2" $? 2
+expect_match "bad integer is named" "$err" 'expects an integer'
+
+out=$("$GRPO_BIN" bench --device cpu --matmul 33,17,9 --iters 2); check "cpu bench runs" $? 0
+expect_match "bench prints json" "$out" '"op": "matmul".*"device": "cpu".*"gflops"'
+
+err=$("$GRPO_BIN" bench --device tpu --matmul 8 2>&1 >/dev/null); check "unknown device fails" $? 1
+expect_match "unknown device is named" "$err" "unknown device 'tpu'"
+
+# --device cuda: works where a GPU is usable, else one line and exit 1, quickly.
+if "$GRPO_BIN" devices --json | grep -q '"cuda": {"compiled": true, "usable": true'; then
+  out=$("$GRPO_BIN" bench --device cuda --matmul 64 --iters 2); check "cuda bench runs" $? 0
+else
+  err=$(timeout 60 "$GRPO_BIN" bench --device cuda --matmul 8 2>&1 >/dev/null); rc=$?
+  check "cuda without a GPU exits 1 (not a crash or hang)" $rc 1
+  expect_match "cuda without a GPU says why" "$err" '^grpo bench: --device cuda: '
+  check "the error is one line" "$(printf '%s\n' "$err" | wc -l)" 1
+fi
+out=$("$GRPO_BIN" bench --device auto --matmul 16 --iters 1); check "auto always finds a device" $? 0
+out=$("$GRPO_BIN" devices); check "devices exits 0" $? 0
+expect_match "devices lists cpu" "$out" '^cpu +usable'
+
+finish test_cli

@@ -1,0 +1,59 @@
+#include "testlib.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int tu_checks, tu_failures;
+
+void tu_check(int ok, const char *file, int line, const char *expr, const char *fmt, ...) {
+    tu_checks++;
+    if (ok) return;
+    tu_failures++;
+    fprintf(stderr, "FAIL %s:%d: %s", file, line, expr);
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs(" -- ", stderr);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    fputc('\n', stderr);
+}
+
+int tu_finish(const char *name) {
+    printf("%s: %d passed, %d failed\n", name, tu_checks - tu_failures, tu_failures);
+    return tu_failures ? 1 : 0;
+}
+
+int tu_skip(const char *name, const char *why) {
+    printf("%s: SKIPPED: %s\n", name, why);
+    return 77;
+}
+
+uint64_t tu_rand_u64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+float tu_rand_uniform(uint64_t *s) { return (float)((tu_rand_u64(s) >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
+
+const char *tu_path(const char *rel) {
+    static char buf[4096];
+    const char *dir = getenv("GRPO_TEST_DIR");
+    snprintf(buf, sizeof buf, "%s/%s", dir && *dir ? dir : ".", rel);
+    return buf;
+}
+
+const char *tu_tmpdir(const char *tag) {
+    static char buf[4096];
+    const char *base = getenv("GRPO_BUILD_DIR");
+    snprintf(buf, sizeof buf, "%s/testtmp/%s-%d", base && *base ? base : "/tmp", tag, (int)getpid());
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", buf, buf);
+    if (system(cmd) != 0) fprintf(stderr, "cannot create %s\n", buf);
+    return buf;
+}

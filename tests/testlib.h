@@ -1,0 +1,34 @@
+// A minimal test harness: CHECK records failures with their place and keeps
+// going, so one run reports every broken case; tu_finish prints the tally.
+#ifndef GRPO_TESTLIB_H
+#define GRPO_TESTLIB_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+extern int tu_checks, tu_failures;
+
+void tu_check(int ok, const char *file, int line, const char *expr, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+// CHECK(cond, "printf-style context", ...): context is printed only on failure.
+#define CHECK(cond, ...) tu_check(!!(cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
+
+// Prints "NAME: N passed, M failed" and returns the process exit code.
+int tu_finish(const char *name);
+
+// Prints "SKIPPED: why" and returns 77, ctest's SKIP_RETURN_CODE here.
+int tu_skip(const char *name, const char *why);
+
+// Deterministic random numbers (splitmix64) so failures reproduce.
+uint64_t tu_rand_u64(uint64_t *state);
+float tu_rand_uniform(uint64_t *state); // [-1, 1)
+
+// Absolute path of a file under tests/ (GRPO_TEST_DIR, or "." when unset).
+// Returns a static buffer.
+const char *tu_path(const char *rel);
+
+// A fresh empty directory under the build's temp area; returns a static buffer.
+const char *tu_tmpdir(const char *tag);
+
+#endif
