@@ -174,7 +174,7 @@ static void test_parse_errors(void) {
     parse_fails("{\"rules\": [{\"name\": \"fmt\", \"type\": \"regex\", \"patern\": \"a\"}]}", "rules[0] 'fmt'",
                 "did you mean 'pattern'?");
     parse_fails("{\"rules\": [{\"type\": \"regex\", \"pattern\": \"a\"}, {\"name\": \"eq\", \"type\": \"countdwn\"}]}",
-                "rules[1] 'eq': unknown type 'countdwn' (did you mean 'countdown'?)", "types: regex, countdown");
+                "rules[1] 'eq': unknown type 'countdwn' (did you mean 'countdown'?); types: ", "regex, countdown, overlong, length, repetition");
     parse_fails("{\"rules\": [{\"type\": \"zzzzzz\"}]}", "unknown type 'zzzzzz'; types:", NULL);
     parse_fails("{\"rules\": [{\"type\": \"regex\", \"pattern\": \"a\", \"weight\": \"high\"}]}",
                 "\"weight\" must be a finite number, got \"high\"", NULL);
