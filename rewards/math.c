@@ -55,7 +55,7 @@ int math_equivalent(const char *pred, const char *gold, const MathOptions *o, ch
     squeeze(np, sp, cap);
     squeeze(ng, sg, cap);
     if (!sp[0]) { if (why && wn) snprintf(why, wn, "empty answer"); goto out; }
-    if (lp == 0 && lg == 0 && strcmp(sp, sg) == 0) { r = 1; if (why && wn) snprintf(why, wn, "equal (same text)"); goto out; }
+    if (lp == 0 && lg == 0 && strcmp(sp, sg) == 0) { r = 1; if (why && wn) snprintf(why, wn, "equal"); goto out; }
     MxClock clock;
     mx_clock_start(&clock, o->time_limit_ms);
     MxArena arena;

@@ -289,6 +289,11 @@ static int scalar_equal(Eq *e, const MxNode *a, const MxNode *b, const char **wh
             return -1;
         }
         if (isnan(x) && isnan(y)) continue;
+        // an overflow is no value: 2^{10^{10}} and 2^{10^{10}}+1 both give inf
+        if (isinf(x) && isinf(y) && !has_kind(a, MX_INF, 0) && !has_kind(b, MX_INF, 0)) {
+            *why = "cannot evaluate (too large)";
+            return -1;
+        }
         if (isnan(x) || isnan(y) || !close_enough(x, y, tol)) {
             *why = "values differ";
             return 0;
