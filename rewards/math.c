@@ -42,7 +42,37 @@ static void squeeze(const char *in, char *out, size_t on) { // without spaces
     out[k] = 0;
 }
 
+static int has_degrees(const char *s) {
+    return strstr(s, "\\circ") || strstr(s, "\xc2\xb0") || strstr(s, "\\degree") || strstr(s, "degree");
+}
+
+static int equivalent_plain(const char *pred, const char *gold, const MathOptions *o, char *why, size_t wn);
+
+// 60^\circ against \frac{\pi}{3}: when one side is in degrees and the other
+// mentions pi, the degrees are also tried as radians.
 int math_equivalent(const char *pred, const char *gold, const MathOptions *o, char *why, size_t wn) {
+    int r = equivalent_plain(pred, gold, o, why, wn);
+    if (r || !pred || !gold) return r;
+    int dp = has_degrees(pred) && strstr(gold, "pi"), dg = has_degrees(gold) && strstr(pred, "pi");
+    if (!dp && !dg) return r;
+    const char *deg = dp ? pred : gold;
+    size_t n = strlen(deg);
+    if (n > MX_MAX_INPUT) return r;
+    char *norm = malloc(2 * MX_MAX_INPUT + 16), *conv = malloc(2 * MX_MAX_INPUT + 64);
+    if (norm && conv && mathn_normalize(deg, norm, 2 * MX_MAX_INPUT + 16) == 0) {
+        snprintf(conv, 2 * MX_MAX_INPUT + 64, "\\frac{\\pi}{180}(%s)", norm);
+        char w2[160];
+        if (equivalent_plain(dp ? conv : pred, dp ? gold : conv, o, w2, sizeof w2)) {
+            r = 1;
+            if (why && wn) snprintf(why, wn, "equal (degrees as radians)");
+        }
+    }
+    free(norm);
+    free(conv);
+    return r;
+}
+
+static int equivalent_plain(const char *pred, const char *gold, const MathOptions *o, char *why, size_t wn) {
     MathOptions d;
     if (!o) math_options_default(&d), o = &d;
     if (why && wn) why[0] = 0;

@@ -107,12 +107,17 @@ static void strip_units(char *s) {
         // optional ^2 / ^{3} after the unit
         if (e >= 2 && isdigit((unsigned char)s[e - 1]) && s[e - 2] == '^') e -= 2;
         else if (e >= 4 && s[e - 1] == '}' && isdigit((unsigned char)s[e - 2]) && s[e - 3] == '{' && s[e - 4] == '^') e -= 4;
+        while (e < n && e > 0 && s[e - 1] == ' ') e--;
         size_t w = e;
         while (w > 0 && isalpha((unsigned char)s[w - 1])) w--;
         if (w == e || !is_unit(s + w, e - w)) return;
         if (w > 0 && s[w - 1] == '\\') return;  // a command, not a word
-        // a single-letter unit needs a space before it ("5 m"; "5m" may be 5 times m)
-        if (e - w == 1 && !(w > 0 && s[w - 1] == ' ')) return;
+        // a single-letter unit needs a space before it ("5 m") or a plain number
+        // ("540m"); in "2m" after anything else it may be a variable
+        if (e - w == 1 && !(w > 0 && s[w - 1] == ' ')) {
+            for (size_t i = 0; i < w; i++)
+                if (!(isdigit((unsigned char)s[i]) || s[i] == '.' || s[i] == ',' || s[i] == '-')) return;
+        }
         int digit = 0;
         for (size_t i = 0; i < w; i++) digit |= isdigit((unsigned char)s[i]) || s[i] == '}';
         if (!digit) return;
@@ -146,6 +151,23 @@ static void thousands(char *s) {
     *o = 0;
 }
 
+// "72 clips", "3 bolts of fabric": a number followed only by words is that number.
+static void number_then_words(char *s) {
+    const char *p = s;
+    if (*p == '-') p++;
+    const char *d = p;
+    while (isdigit((unsigned char)*p) || *p == '.' || *p == '/') p++;
+    if (p == d || !isdigit((unsigned char)*d) || *p != ' ') return;
+    size_t cut = (size_t)(p - s);
+    int letters = 0;
+    for (; *p; p++) {
+        if (isalpha((unsigned char)*p)) letters++;
+        else if (*p != ' ' && *p != '\'' && *p != '-') return;
+    }
+    // two-letter words may be a product of variables only when glued to the number
+    if (letters >= 2) s[cut] = 0;
+}
+
 static const char *const number_words[] = {
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
@@ -170,6 +192,8 @@ int mathn_normalize(const char *in, char *out, size_t on) {
     if (!s) return -1;
     memcpy(s, in, il);
     s[il] = 0;
+    // protect \\ (matrix row breaks) from the \<space> and \, rules below
+    if (replace_all(&s, "\\\\", "\x01", 0) < 0) rc = -1;
     static const char *const subs[][2] = {
         // unicode
         {"\xe2\x88\x92", "-"}, {"\xe2\x80\x93", "-"}, {"\xc3\x97", "\\times "}, {"\xc3\xb7", "\\div "},
@@ -226,6 +250,7 @@ int mathn_normalize(const char *in, char *out, size_t on) {
         if (b.oom) rc = -1, free(b.p);
         else free(s), s = b.p;
     }
+    if (replace_all(&s, "\x01", " \\\\ ", 0) < 0) rc = -1;
     // "x = 1 or x = 2", "1 and 2": lists
     if (replace_all(&s, " or ", ",", 0) < 0 || replace_all(&s, " and ", ",", 0) < 0) rc = -1;
     // collapse white space
@@ -245,6 +270,7 @@ int mathn_normalize(const char *in, char *out, size_t on) {
     }
     thousands(s);
     strip_units(s);
+    number_then_words(s);
     trim(s);
     for (;;) {
         size_t n = strlen(s);
