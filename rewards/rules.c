@@ -24,7 +24,10 @@
 //               "min_value_correct" (0.5), "max_value_correct" (1.0), "min_value_wrong" (-1.0),
 //               "max_value_wrong" (-0.5).
 //   repetition  n-gram repetition penalty: "ngram" (3), "max_penalty" (-1.0, must be <= 0).
-//   math        (rule_math.c) and code (rule_code.c) when built in.
+//   math        math_verify of the completion against the example's "answer": 1 or 0.
+//               "extract": [answer_tag, boxed, gsm8k, answer_is, last_number] (all, in that
+//               order), "rel_tol" (1e-6), "time_limit_ms" (2000), "answer_field" ("answer").
+//   code        (rule_code.c, when the sandbox is built in).
 #include "rewards/rules.h"
 
 #include <errno.h>
@@ -37,8 +40,8 @@
 #include "rewards/didyoumean.h"
 #include "rewards/rule_impl.h"
 
-static const RuleType *const RULE_TYPES[] = {&rule_type_regex, &rule_type_countdown, &rule_type_overlong,
-                                             &rule_type_length, &rule_type_repetition};
+static const RuleType *const RULE_TYPES[] = {&rule_type_math,     &rule_type_regex,  &rule_type_countdown,
+                                             &rule_type_overlong, &rule_type_length, &rule_type_repetition};
 #define N_RULE_TYPES ((int)(sizeof RULE_TYPES / sizeof RULE_TYPES[0]))
 
 static const char *const COMMON_KEYS[] = {"name", "type", "weight", "comment"};

@@ -69,4 +69,14 @@ out=$("$GRPO_BIN" reward --rules countdown </dev/null)
 check "empty input: exit 0" $? 0
 check "empty input: no output" "$out" ""
 
+# The math preset (R1-Zero: format 0.2 + accuracy 1.0) over math examples.
+out=$("$GRPO_BIN" reward --rules math --data "$FIX/math_lines.jsonl" 2>"$T/err")
+check "math: a line without gold makes exit 1" $? 1
+check "math: 4 output lines" "$(printf '%s\n' "$out" | wc -l)" 4
+expect_match "math: correct and formatted" "$(o 1)" '^\{"reward":1\.2,"components":\{"format":1,"accuracy":1\}'
+expect_match "math: detail names the extraction" "$(o 1)" '"accuracy":"extracted 42 from <answer>; gold 42; '
+expect_match "math: wrong" "$(o 2)" '^\{"reward":0\.2,"components":\{"format":1,"accuracy":0\}'
+expect_match "math: boxed fraction equals 0.5 without the format" "$(o 3)" '^\{"reward":1,"components":\{"format":0,"accuracy":1\}'
+expect_match "math: missing gold is an error line" "$(o 4)" '^\{"error":"line 4: rule .accuracy.: the example has no \\"answer\\"'
+
 finish test_reward_cli

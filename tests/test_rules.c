@@ -335,6 +335,53 @@ static void test_batch(void) {
     rules_free(r);
 }
 
+static void test_math_rule(void) {
+    RuleSet *r = NULL;
+    char err[512] = "";
+    RuleScore s;
+    CHECK(rules_load("math", &r, err, sizeof err) == 0, "%s", err);
+    if (r) {
+        CHECK(rules_count(r) == 2 && !strcmp(rules_name(r, 1), "accuracy") && rules_weight(r, 0) == 0.2, "%s", "");
+        CHECK(near(score1(r, "<think>2+2 is 4</think>\n<answer>4</answer>", "{\"answer\": \"4\"}", -1, &s), 1.2), "%s | %s",
+              s.detail[0], s.detail[1]);
+        CHECK(strstr(s.detail[1], "extracted 4 from") != NULL, "%s", s.detail[1]);
+        CHECK(near(score1(r, "<think>2+2 is 4</think>\n<answer>4</answer>", "{\"answer\": 4}", -1, &s), 1.2), "numeric gold");
+        CHECK(near(score1(r, "<think>hm</think>\n<answer>5</answer>", "{\"answer\": \"4\"}", -1, &s), 0.2), "wrong: %s",
+              s.detail[1]);
+        CHECK(near(score1(r, "so the answer is \\boxed{\\frac{1}{2}}", "{\"answer\": \"0.5\"}", -1, &s), 1.0), "no format: %s",
+              s.detail[1]);
+        cJSON *ex = cJSON_Parse("{\"question\": \"2+2?\"}");
+        CHECK(rules_score(r, "<answer>4</answer>", ex, -1, &s, err, sizeof err) != 0 &&
+                  strstr(err, "rule 'accuracy': the example has no \"answer\""),
+              "%s", err);
+        cJSON_Delete(ex);
+        rules_free(r);
+    }
+    // Extraction order and the gold field are options.
+    r = must_parse("{\"rules\": [{\"type\": \"math\", \"extract\": [\"boxed\"], \"answer_field\": \"gold\"}]}");
+    if (r) {
+        CHECK(score1(r, "<answer>4</answer>", "{\"gold\": \"4\"}", -1, &s) == 0.0, "answer tag not tried: %s", s.detail[0]);
+        CHECK(score1(r, "\\boxed{4}", "{\"gold\": \"4\"}", -1, &s) == 1.0, "%s", s.detail[0]);
+        rules_free(r);
+    }
+    parse_fails("{\"rules\": [{\"name\": \"acc\", \"type\": \"math\", \"extract\": [\"boxd\"]}]}",
+                "rules[0] 'acc': extract[0]: unknown method 'boxd' (did you mean 'boxed'?)", NULL);
+    parse_fails("{\"rules\": [{\"type\": \"math\", \"rel_tl\": 0.1}]}", "unknown key 'rel_tl' (did you mean 'rel_tol'?)",
+                NULL);
+    parse_fails("{\"rules\": [{\"type\": \"math\", \"rel_tol\": 2}]}", "'rel_tol' must be a number in [0, 1]", NULL);
+    parse_fails("{\"rules\": [{\"type\": \"maht\"}]}", "unknown type 'maht' (did you mean 'math'?)", NULL);
+    // The length rule scaled by math accuracy.
+    r = must_parse("{\"rules\": [{\"name\": \"accuracy\", \"type\": \"math\"},"
+                   " {\"type\": \"length\", \"correct_rule\": \"accuracy\", \"max_len\": 200}]}");
+    if (r) {
+        score1(r, "<answer>4</answer>", "{\"answer\": \"4\"}", 100, &s);
+        CHECK(s.value[0] == 1.0 && near(s.value[1], 0.75), "correct at half length: %g", s.value[1]);
+        score1(r, "<answer>5</answer>", "{\"answer\": \"4\"}", 100, &s);
+        CHECK(s.value[0] == 0.0 && near(s.value[1], -0.75), "wrong at half length: %g", s.value[1]);
+        rules_free(r);
+    }
+}
+
 int main(void) {
     test_shaping();
     test_regex();
@@ -342,5 +389,6 @@ int main(void) {
     test_parse_errors();
     test_load_and_presets();
     test_batch();
+    test_math_rule();
     return tu_finish("test_rules");
 }
