@@ -32,7 +32,7 @@ typedef struct {
     void (*free)(void *state);
 } RuleType;
 
-extern const RuleType rule_type_math, rule_type_regex, rule_type_countdown, rule_type_overlong, rule_type_length,
+extern const RuleType rule_type_math, rule_type_code, rule_type_regex, rule_type_countdown, rule_type_overlong, rule_type_length,
     rule_type_repetition;
 
 // Option readers: absent keys keep *out (the default); present ones must have the

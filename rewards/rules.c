@@ -27,7 +27,10 @@
 //   math        math_verify of the completion against the example's "answer": 1 or 0.
 //               "extract": [answer_tag, boxed, gsm8k, answer_is, last_number] (all, in that
 //               order), "rel_tol" (1e-6), "time_limit_ms" (2000), "answer_field" ("answer").
-//   code        (rule_code.c, when the sandbox is built in).
+//   code        code_score: the last ```python block run in the sandbox against the example's
+//               "tests" / "test"+"entry_point" / "io": the fraction passed. "all_or_nothing"
+//               (false), "timeout_s" (10, wall clock), "cpu_s" (5), "memory_mb" (512),
+//               "max_procs" (32), "output_kb" (64). Loading checks that python3 runs.
 #include "rewards/rules.h"
 
 #include <errno.h>
@@ -40,8 +43,9 @@
 #include "rewards/didyoumean.h"
 #include "rewards/rule_impl.h"
 
-static const RuleType *const RULE_TYPES[] = {&rule_type_math,     &rule_type_regex,  &rule_type_countdown,
-                                             &rule_type_overlong, &rule_type_length, &rule_type_repetition};
+static const RuleType *const RULE_TYPES[] = {&rule_type_math,      &rule_type_code,     &rule_type_regex,
+                                             &rule_type_countdown, &rule_type_overlong, &rule_type_length,
+                                             &rule_type_repetition};
 #define N_RULE_TYPES ((int)(sizeof RULE_TYPES / sizeof RULE_TYPES[0]))
 
 static const char *const COMMON_KEYS[] = {"name", "type", "weight", "comment"};

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "rewards/rules.h"
+#include "rewards/sandbox.h"
 #include "rl/cli.h"
 
 #define CHUNK 256 // lines scored together on the worker pool
@@ -117,6 +118,9 @@ static long flush_chunk(const RuleSet *r, Line *lines, int n, int workers, RuleS
     return failed;
 }
 
+// The sandbox reports weaker isolation (no namespaces) once, through this.
+static void sandbox_warn(const char *msg, void *ctx) { fprintf(stderr, "grpo reward: warning: %s\n", msg); }
+
 static int is_blank(const char *s) {
     for (; *s; s++)
         if (!isspace((unsigned char)*s)) return 0;
@@ -145,6 +149,7 @@ static int run(int argc, char **argv) {
         fputs(p, stdout);
         return 0;
     }
+    sandbox_set_log(sandbox_warn, NULL);
     RuleSet *r = NULL;
     char err[512];
     if (rules_load(rules_arg, &r, err, sizeof err)) return cli_error("reward", "%s", err);

@@ -79,4 +79,19 @@ expect_match "math: wrong" "$(o 2)" '^\{"reward":0\.2,"components":\{"format":1,
 expect_match "math: boxed fraction equals 0.5 without the format" "$(o 3)" '^\{"reward":1,"components":\{"format":0,"accuracy":1\}'
 expect_match "math: missing gold is an error line" "$(o 4)" '^\{"error":"line 4: rule .accuracy.: the example has no \\"answer\\"'
 
+# The code preset (format 0.1 + fraction of tests passed) over all three test styles.
+out=$("$GRPO_BIN" reward --rules code --data "$FIX/code_lines.jsonl" --workers 2 2>"$T/err")
+check "code: a line without tests makes exit 1" $? 1
+check "code: 5 output lines" "$(printf '%s\n' "$out" | wc -l)" 5
+expect_match "code: asserts all pass" "$(o 1)" '^\{"reward":1\.1,"components":\{"format":1,"tests":1\}'
+expect_match "code: half the asserts" "$(o 2)" '^\{"reward":0\.6,"components":\{"format":1,"tests":0\.5\}.*first failure: assert add\(2, 2\) == 4'
+expect_match "code: stdin/stdout pairs" "$(o 3)" '"tests":1\}'
+expect_match "code: HumanEval check(candidate)" "$(o 4)" '"tests":1\}'
+expect_match "code: no tests is an error line" "$(o 5)" '^\{"error":"line 5: rule .tests.: .*no tests'
+# Without python3 a code rule set does not load: one clear error, exit 1, no zero rewards.
+out=$(GRPO_PYTHON=/nonexistent/python3 "$GRPO_BIN" reward --rules code --data "$FIX/code_lines.jsonl" 2>"$T/err")
+check "code without python3 exits 1" $? 1
+check "code without python3 prints no rewards" "$out" ""
+expect_match "code without python3 says so" "$(cat "$T/err")" "^grpo reward: preset 'code': rules\[1\] 'tests': the code rule needs python3"
+
 finish test_reward_cli

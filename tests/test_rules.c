@@ -7,6 +7,7 @@
 
 #include "rewards/didyoumean.h"
 #include "rewards/rules.h"
+#include "rewards/sandbox.h"
 #include "rewards/shaping.h"
 #include "testlib.h"
 
@@ -382,6 +383,63 @@ static void test_math_rule(void) {
     }
 }
 
+static void test_code_rule(void) {
+    RuleSet *r = NULL;
+    char err[512] = "";
+    // No python3: loading a set with a code rule fails, naming the rule; never a silent zero.
+    sandbox_set_python("/nonexistent/python3");
+    CHECK(rules_load("code", &r, err, sizeof err) != 0 && r == NULL, "loaded without python3");
+    CHECK(strstr(err, "preset 'code': rules[1] 'tests': ") && strstr(err, "python3"), "%s", err);
+    sandbox_set_python(NULL);
+    if (sandbox_check_runtime(err, sizeof err)) {
+        printf("test_rules: code rule cases skipped: %s\n", err);
+        return;
+    }
+    CHECK(rules_load("code", &r, err, sizeof err) == 0, "%s", err);
+    if (!r) return;
+    CHECK(rules_count(r) == 2 && !strcmp(rules_type(r, 1), "code") && rules_weight(r, 0) == 0.1, "%s", "");
+    const char *mbpp = "{\"tests\": [\"assert add(1, 2) == 3\", \"assert add(2, 2) == 4\"]}";
+    RuleScore s;
+    CHECK(near(score1(r, "<think>sum</think>\n```python\ndef add(a, b):\n    return a + b\n```", mbpp, -1, &s), 1.1),
+          "%s | %s", s.detail[0], s.detail[1]);
+    CHECK(near(score1(r, "<think>hm</think>\n```python\ndef add(a, b):\n    return 3\n```", mbpp, -1, &s), 0.6), "half: %s",
+          s.detail[1]);
+    CHECK(near(score1(r, "no code at all", mbpp, -1, &s), 0.0), "%s", s.detail[1]);
+    cJSON *ex = cJSON_Parse("{\"question\": \"no tests\"}");
+    CHECK(rules_score(r, "```python\nx = 1\n```", ex, -1, &s, err, sizeof err) != 0 && strstr(err, "rule 'tests': "), "%s",
+          err);
+    cJSON_Delete(ex);
+    rules_free(r);
+    r = must_parse("{\"rules\": [{\"type\": \"code\", \"all_or_nothing\": true, \"timeout_s\": 5, \"memory_mb\": 256}]}");
+    if (r) {
+        CHECK(score1(r, "```python\ndef add(a, b):\n    return 3\n```", mbpp, -1, &s) == 0.0, "all or nothing: %s",
+              s.detail[0]);
+        // Batch: the sandboxes run on 4 workers; each result stays with its completion.
+        enum { N = 8 };
+        const char *comp[N];
+        cJSON *exs[N];
+        char *texts[N];
+        for (int i = 0; i < N; i++) {
+            texts[i] = malloc(160);
+            snprintf(texts[i], 160, "```python\ndef add(a, b):\n    return %s\n```", i % 3 ? "a + b" : "a - b");
+            comp[i] = texts[i];
+            exs[i] = cJSON_Parse(mbpp);
+        }
+        RuleScore *out = calloc(N, sizeof *out);
+        CHECK(rules_score_batch(r, comp, (const cJSON *const *)exs, NULL, N, 4, out, err, sizeof err) == 0, "%s", err);
+        for (int i = 0; i < N; i++) {
+            CHECK(out[i].value[0] == (i % 3 ? 1.0 : 0.0), "item %d: %g (%s)", i, out[i].value[0], out[i].detail[0]);
+            free(texts[i]);
+            cJSON_Delete(exs[i]);
+        }
+        free(out);
+        rules_free(r);
+    }
+    parse_fails("{\"rules\": [{\"type\": \"code\", \"timeout\": 5}]}", "unknown key 'timeout' (did you mean 'timeout_s'?)",
+                NULL);
+    parse_fails("{\"rules\": [{\"type\": \"code\", \"memory_mb\": 1}]}", "'memory_mb' must be a number in", NULL);
+}
+
 int main(void) {
     test_shaping();
     test_regex();
@@ -390,5 +448,6 @@ int main(void) {
     test_load_and_presets();
     test_batch();
     test_math_rule();
+    test_code_rule();
     return tu_finish("test_rules");
 }
