@@ -226,6 +226,22 @@ static void test_large_vocab(void) {
     free(l), free(p), free(logp), free(ids), free(scratch);
 }
 
+// Exact ties straddling the top-k / top-p boundary: the lowest ids win, as in the reference.
+static void test_ties(void) {
+    enum { V = 1000 };
+    float l[V];
+    for (int i = 0; i < V; i++) l[i] = (float)(i / 100) * 0.5f; // 10 groups of 100 equal logits
+    SamplerConfig cfgs[] = {{1, 150, 1, 0}, {1, 0, 0.3f, 0}, {1, 250, 0.8f, 0}, {0.3f, 0, 0.99f, 0.2f}, {1, 999, 1, 0}};
+    for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
+        double p[V], logp[V];
+        reference(&cfgs[k], l, V, p, logp);
+        int ids[V], n = sampler_filter(&cfgs[k], l, V, NULL, ids), nref = 0, in[V] = {0}, same = 1;
+        for (int i = 0; i < n; i++) in[ids[i]] = 1;
+        for (int i = 0; i < V; i++) nref += p[i] > 0, same &= in[i] == (p[i] > 0);
+        CHECK(same && n == nref, "ties config %zu: %d survivors, reference %d", k, n, nref);
+    }
+}
+
 static void test_bad_input(void) {
     float l[4] = {1, 2, 3, 4};
     Rng r;
@@ -270,6 +286,7 @@ int main(void) {
     test_determinism();
     test_distribution();
     test_large_vocab();
+    test_ties();
     test_bad_input();
     return tu_finish("test_sampler");
 }
