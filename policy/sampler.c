@@ -1,7 +1,7 @@
-// Sampling without full sorts: top-k is a partial selection (O(V)); top-p sorts only a
-// growing prefix of the most likely tokens (64, then 4x more, ...) until it holds top_p of
-// the mass, which for real LM distributions is a few hundred tokens; with neither, a token
-// is drawn by one linear walk.
+// Sampling without full sorts. Top-k and top-p boundaries are found with one histogram
+// pass over the weights (2050 buckets ordered like the weights); only the bucket that holds
+// the boundary is selected (top-k) or sorted (top-p). With neither, a token is drawn by one
+// linear walk. So a 150k vocabulary costs O(V) per token whatever the filters.
 #include "policy/sampler.h"
 
 #include <math.h>
