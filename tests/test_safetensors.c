@@ -152,6 +152,9 @@ static void check_loaded(const char *what, SafeTensors *st, StDtype dtype, int i
         free(got);
     }
     CHECK(st_find(st, "nope") == NULL, "%s: found a tensor that is not there", what);
+    CHECK(st_read_f32(st, st_find(st, "empty"), NULL) == GRPO_OK, "%s: empty tensor into NULL: %s", what, grpo_errmsg());
+    StTensorInfo fake = *st_info(st, 0);
+    CHECK(st_read_f32(st, &fake, NULL) == GRPO_EINVAL && strstr(grpo_errmsg(), "does not belong"), "%s: foreign info accepted", what);
 }
 
 static void test_roundtrip(void) {
