@@ -5,6 +5,7 @@
 #include "policy/sampler.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,4 +258,34 @@ int sampler_sample(const SamplerConfig *c, Rng *rng, const float *logits, int V,
     }
     free(own);
     return tok;
+}
+
+int sampler_sample_rows(const SamplerConfig *c, Rng *rngs, const float *logits, int B, int V, void *scratch,
+                        int32_t *tokens, float *logprobs) {
+    if (B < 0 || V <= 0 || !logits || !tokens || (B > 0 && !rngs && c && c->temperature > 0))
+        return grpo_fail(GRPO_EINVAL, "sampler: bad arguments for %d rows of %d logits", B, V);
+    if (sampler_config_check(c)) return GRPO_EINVAL;
+    size_t per = sampler_scratch_bytes(V);
+    void *own = NULL;
+    if (!scratch && B > 0 && !(scratch = own = malloc(per * (size_t)B)))
+        return grpo_fail(GRPO_ENOMEM, "sampler: out of memory for %d rows of %d logits", B, V);
+    int bad = -1;
+    char msg[512] = "";
+#pragma omp parallel for schedule(dynamic, 1) if (B > 1)
+    for (int b = 0; b < B; b++) {
+        float lp = 0;
+        int t = sampler_sample(c, rngs ? &rngs[b] : NULL, logits + (size_t)b * V, V, (char *)scratch + per * (size_t)b, &lp);
+        tokens[b] = t;
+        if (logprobs) logprobs[b] = lp;
+        if (t < 0) {
+#pragma omp critical(sampler_rows_err)
+            if (bad < 0 || b < bad) { // report the lowest failing row, whatever the schedule
+                bad = b;
+                snprintf(msg, sizeof msg, "%s", grpo_errmsg()); // the message is thread-local
+            }
+        }
+    }
+    free(own);
+    if (bad >= 0) return grpo_fail(GRPO_EINVAL, "row %d: %s", bad, msg);
+    return GRPO_OK;
 }

@@ -57,4 +57,11 @@ int sampler_sample(const SamplerConfig *c, Rng *rng, const float *logits, int V,
 // scratch, so a generator can sample the rows of a batch in parallel.
 int sampler_filter(const SamplerConfig *c, const float *logits, int V, void *scratch, int *ids);
 
+// B rows at once, in parallel (OpenMP), each with its own Rng: tokens[b] and logprobs[b]
+// (may be NULL) are exactly what sampler_sample(c, &rngs[b], logits + b*V, ...) gives, in any
+// thread count. scratch: B * sampler_scratch_bytes(V) bytes, or NULL to allocate. Returns
+// GRPO_OK, or the first failing row's error (its token is -1).
+int sampler_sample_rows(const SamplerConfig *c, Rng *rngs, const float *logits, int B, int V, void *scratch,
+                        int32_t *tokens, float *logprobs);
+
 #endif
