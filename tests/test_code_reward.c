@@ -145,8 +145,8 @@ static void test_early_exit(void) {
            MBPP, 0.0, "0/4");
     EXPECT("```python\nx = bytearray(10**10)\n```", MBPP, 0.0, "MemoryError");
     EXPECT("```python\nwhile True:\n    print('y' * 10000)\n```", IO, 0.0, "output");
-    EXPECT("```python\nimport os\nos.kill(os.getppid(), 9)\ndef add(a, b):\n    return a + b\n```", MBPP, 0.0,
-           "PermissionError");
+    EXPECT("```python\nimport os\ntry:\n    os.kill(os.getppid(), 9)\nexcept OSError:\n    pass\n"
+           "def add(a, b):\n    return a + b\n```", MBPP, 1.0, "4/4");
     g_opt.limits = keep;
 }
 
