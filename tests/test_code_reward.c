@@ -34,7 +34,7 @@ static double score(const char *completion, const char *example_json, char *deta
 static const char *MBPP = "{\"tests\": [\"assert add(1, 2) == 3\", \"assert add(0, 0) == 0\", "
                           "\"assert add(-1, 1) == 0\", \"assert add(2, 2) == 4\"]}";
 static const char *HE = "{\"entry_point\": \"sq\", \"test\": \"METADATA = {}\\n\\ndef check(candidate):\\n"
-                        "    assert candidate(2) == 4\\n    x = 3\\n    assert candidate(x) == 9\\n"
+                        "    assert True, 'not a test'\\n    assert candidate(2) == 4\\n    x = 3\\n    assert candidate(x) == 9\\n"
                         "    for i in range(5):\\n        assert candidate(i) == i * i\\n\"}";
 static const char *IO = "{\"io\": [{\"input\": \"1 2\\n\", \"output\": \"3\\n\"}, "
                         "{\"input\": \"10 20\\n\", \"output\": \"  30  \\n\\n\"}, "
@@ -86,6 +86,12 @@ static void test_styles(void) {
     EXPECT("```python\ndef square(n):\n    return n * n\n```", HE, 0.0, "entry point sq is not defined");
     EXPECT("```python\ndef sq(n):\n    return n * n\n```",
            "{\"entry_point\": \"sq\", \"test\": \"def check(f):\\n    assert f(3) == 9\\ncheck(sq)\\n\"}", 1.0, "1/1");
+
+    // A check() whose asserts live in a helper is one test.
+    const char *helper = "{\"entry_point\": \"sq\", \"test\": \"def run(c):\\n    assert c(2) == 4\\n"
+                         "def check(candidate):\\n    run(candidate)\\n\"}";
+    EXPECT("```python\ndef sq(n):\n    return n * n\n```", helper, 1.0, "1/1 test passed");
+    EXPECT("```python\ndef sq(n):\n    return n\n```", helper, 0.0, "0/1 test passed; first failure: check(sq) (AssertionError)");
 
     // stdin/stdout pairs, compared after whitespace normalisation.
     EXPECT("```python\na, b = map(int, input().split())\nprint(a + b)\n```", IO, 1.0, "3/3 cases passed");
