@@ -147,6 +147,12 @@ static void test_early_exit(void) {
     g_opt.limits.wall_s = 2;
     g_opt.limits.cpu_s = 2;
     EXPECT("```python\ndef add(a, b):\n    while True:\n        pass\n```", MBPP, 0.0, "not run: ");
+    // One looping test fails on its own (the per-test limit); the others still count.
+    double keep_test = g_opt.test_s;
+    g_opt.test_s = 0.5;
+    EXPECT("```python\ndef add(a, b):\n    while a == 0:\n        pass\n    return a + b\n```", MBPP, 0.75,
+           "3/4 tests passed; first failure: assert add(0, 0) == 0 (timed out after 0.5 s)");
+    g_opt.test_s = keep_test;
     EXPECT("```python\nimport os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n```",
            MBPP, 0.0, "0/4");
     EXPECT("```python\nx = bytearray(10**10)\n```", MBPP, 0.0, "MemoryError");
