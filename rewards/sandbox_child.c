@@ -167,8 +167,14 @@ static void __attribute__((noreturn)) run_program(const SbxPlan *p) {
     close_from(p->fd_chan >= 0 ? 4 : 3, FD_ST - 1);
     close_from(FD_ST + 1, FD_ALL);
     if (chdir(p->workdir) != 0) setup_fail(FD_ST, SBX_STEP_CHDIR, errno);
-    // Below the caller and init: a fork bomb must not starve the caller or delay the kill.
+    // Below the caller and init: a fork bomb must not starve the caller or delay the kill;
+    // and the first choice of the OOM killer.
     setpriority(PRIO_PROCESS, 0, 10);
+    int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (oom >= 0) {
+        (void)!write(oom, "1000", 4);
+        close(oom);
+    }
     struct rlimit zero = {0, 0};
     if (setrlimit(RLIMIT_CPU, &p->rl_cpu) || setrlimit(RLIMIT_AS, &p->rl_as) ||
         setrlimit(RLIMIT_FSIZE, &p->rl_fsize) || setrlimit(RLIMIT_NOFILE, &p->rl_nofile) ||
