@@ -227,6 +227,18 @@ static void *thread_run(void *p) {
     return NULL;
 }
 
+// Names of /tmp entries that look like fallback work dirs (grpo-sbx-*), as one string.
+static void sbx_dirs(char *out, size_t n) {
+    out[0] = 0;
+    DIR *d = opendir("/tmp");
+    struct dirent *e;
+    size_t k = 0;
+    while (d && (e = readdir(d)))
+        if (strncmp(e->d_name, "grpo-sbx-", 9) == 0 && k + strlen(e->d_name) + 2 < n)
+            k += (size_t)snprintf(out + k, n - k, "%s ", e->d_name);
+    if (d) closedir(d);
+}
+
 static int g_log_calls;
 static void on_log(const char *msg, void *ctx) {
     (void)ctx;
@@ -293,7 +305,12 @@ int main(void) {
         CHECK(sandbox_warning() && strstr(sandbox_warning(), "no namespaces"), "fallback warning '%s'",
               sandbox_warning() ? sandbox_warning() : "(none)");
         CHECK(g_log_calls == before + 1, "the warning was logged %d times", g_log_calls - before);
+        char before_dirs[4096], after_dirs[4096];
+        sbx_dirs(before_dirs, sizeof before_dirs);
         hostile_suite("fallback", 0);
+        sbx_dirs(after_dirs, sizeof after_dirs);
+        CHECK(strcmp(before_dirs, after_dirs) == 0, "work dirs left in /tmp: before '%s', after '%s'",
+              before_dirs, after_dirs);
         sandbox_set_namespaces(1);
     }
     CHECK(leftovers() == 0, "processes left at exit");
