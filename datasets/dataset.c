@@ -114,9 +114,13 @@ static int column_of(const char *line, size_t len, const char *at) {
 static int load_line(void *vctx, const char *line, size_t len, long lineno) {
     LoadCtx *c = vctx;
     const char *end = NULL;
-    cJSON *src = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    // cJSON would end a string at a NUL byte and silently cut the text.
+    const char *nul = memchr(line, 0, len);
+    cJSON *src = nul ? NULL : cJSON_ParseWithLengthOpts(line, len, &end, 0);
     int rc = GRPO_OK;
-    if (!src) {
+    if (nul) {
+        rc = grpo_fail(GRPO_EFORMAT, "%s:%ld: NUL byte at column %d", c->path, lineno, column_of(line, len, nul));
+    } else if (!src) {
         rc = grpo_fail(GRPO_EFORMAT, "%s:%ld: invalid JSON at column %d", c->path, lineno, column_of(line, len, end));
     } else {
         while (end && end < line + len && isspace((unsigned char)*end)) end++;
