@@ -16,7 +16,7 @@ char *ds_countdown_question(const cJSON *nums, long target) {
     for (const cJSON *e = nums ? nums->child : NULL; e; e = e->next)
         genbuf_printf(&b, "%s%lld", e == nums->child ? "" : ", ", (long long)e->valuedouble);
     genbuf_printf(&b, "], make %ld. Use each number exactly once and only + - * / and parentheses. "
-                      "Write the expression in <answer> </answer>, for example <answer> (1 + 2) * 3 </answer>.", target);
+                      "Write the expression in <answer> </answer>, for example <answer> (1 + 2) * 3 </answer>", target);
     if (b.oom) {
         genbuf_free(&b);
         return NULL;

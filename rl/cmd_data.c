@@ -186,7 +186,11 @@ static int run_show(int argc, char **argv) {
             if (ntok >= 0) printf(" | prompt: %ld tokens", ntok);
             printf(" | %zu chars\n%s\n--- gold: %s", strlen(prompt), prompt, ans ? ans : "(none)");
             const cJSON *target = cJSON_GetObjectItemCaseSensitive(d->ex[i], "target");
+            const cJSON *tests = cJSON_GetObjectItemCaseSensitive(d->ex[i], "tests");
+            const char *entry = ds_str(d->ex[i], "entry_point");
             if (cJSON_IsNumber(target)) printf(" (target %g)", target->valuedouble);
+            if (cJSON_IsArray(tests)) printf(" (%d tests)", cJSON_GetArraySize(tests));
+            if (entry) printf(" (check(%s))", entry);
             printf("\n");
         }
         free(prompt);
