@@ -1,0 +1,220 @@
+// The math verifier against tables of cases (tests/fixtures/math/cases.tsv:
+// extraction traps, every normalisation and equivalence rule) and a set of
+// GSM8K- and MATH-style gold answers (accuracy.tsv), plus direct checks of
+// math_extract / math_equivalent and garbled, nasty and huge inputs.
+//
+// Table lines: MODE <tab> EXPECTED <tab> GOLD <tab> TEXT <tab> REASON, where
+// MODE is v (TEXT is a completion for math_verify) or e (TEXT is an answer for
+// math_equivalent), EXPECTED is 1 or 0, and <NL> in TEXT stands for a newline.
+// accuracy.tsv has a leading STYLE column (gsm8k / math).
+// Run with two arguments (PRED GOLD) it prints the verdict instead.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rewards/math.h"
+#include "testlib.h"
+
+static void unescape(char *s) {
+    char *o = s;
+    for (char *p = s; *p;) {
+        if (strncmp(p, "<NL>", 4) == 0) { *o++ = '\n'; p += 4; }
+        else *o++ = *p++;
+    }
+    *o = 0;
+}
+
+static int split(char *line, char **f, int max) {
+    int n = 0;
+    f[n++] = line;
+    for (char *p = line; *p && n < max; p++)
+        if (*p == '\t') { *p = 0; f[n++] = p + 1; }
+    return n;
+}
+
+typedef struct { int n, right; } Tally;
+
+// Runs one table; style_col: the file has a leading style column.
+static void run_table(const char *rel, int style_col, Tally *gsm, Tally *mth, int *ncases) {
+    FILE *f = fopen(tu_path(rel), "r");
+    CHECK(f != NULL, "cannot open %s", tu_path(rel));
+    if (!f) return;
+    MathOptions o;
+    math_options_default(&o);
+    char line[8192];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t l = strlen(line);
+        while (l && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = 0;
+        if (!line[0] || line[0] == '#') continue;
+        char *fl[8];
+        int nf = split(line, fl, 8);
+        char **c = fl + (style_col ? 1 : 0);
+        if (nf < (style_col ? 6 : 5)) { CHECK(0, "%s:%d: expected %d tab-separated fields", rel, lineno, style_col ? 6 : 5); continue; }
+        unescape(c[3]);
+        char detail[512];
+        int got;
+        if (c[0][0] == 'v') got = math_verify(c[3], c[2], &o, detail, sizeof detail) > 0.5;
+        else got = math_equivalent(c[3], c[2], &o, detail, sizeof detail);
+        int want = atoi(c[1]);
+        (*ncases)++;
+        if (style_col) {
+            Tally *t = strcmp(fl[0], "gsm8k") == 0 ? gsm : mth;
+            t->n++;
+            t->right += got == want;
+            if (got != want) printf("  misjudged %s:%d: gold [%s] answer [%s]: want %d, got %d (%s)\n", rel, lineno, c[2], c[3], want, got, detail);
+        } else {
+            CHECK(got == want, "%s:%d: gold [%s] text [%s] (%s): want %d, got %d: %s", rel, lineno, c[2], c[3], c[4],
+                  want, got, detail);
+        }
+    }
+    fclose(f);
+}
+
+static void unit_checks(void) {
+    MathOptions o;
+    math_options_default(&o);
+    char a[256], w[64], why[160];
+    CHECK(math_extract_kind_parse("boxed") == MATH_X_BOXED, "boxed");
+    CHECK(math_extract_kind_parse("last_number") == MATH_X_LAST_NUMBER, "last_number");
+    CHECK(math_extract_kind_parse("answer_tag") == MATH_X_ANSWER_TAG, "answer_tag");
+    CHECK(math_extract_kind_parse("gsm8k") == MATH_X_GSM8K, "gsm8k");
+    CHECK(math_extract_kind_parse("answer_is") == MATH_X_ANSWER_IS, "answer_is");
+    CHECK(math_extract_kind_parse("box") == -1, "unknown");
+    CHECK(math_extract_kind_parse(NULL) == -1, "NULL");
+
+    CHECK(math_extract("so \\boxed{1} or rather \\boxed{\\frac{3}{4}}.", &o, a, sizeof a, w, sizeof w) == 1 &&
+          strcmp(a, "\\frac{3}{4}") == 0 && strcmp(w, "\\boxed{}") == 0, "last box: [%s] from [%s]", a, w);
+    CHECK(math_extract("<think>\\boxed{7}", &o, a, sizeof a, w, sizeof w) == 0 && strcmp(w, "unclosed <think>") == 0,
+          "unclosed think: %s", w);
+    CHECK(math_extract("<think>it is 7</think> so 8", &o, a, sizeof a, w, sizeof w) == 1 && strcmp(a, "8") == 0 &&
+          strcmp(w, "last number") == 0, "after think: [%s] %s", a, w);
+    CHECK(math_extract("<think>42</think> no numbers here", &o, a, sizeof a, w, sizeof w) == 0, "think numbers ignored: [%s]", a);
+    CHECK(math_extract("The answer is 42, found in 3 steps", &o, a, sizeof a, w, sizeof w) == 1 && strcmp(a, "42") == 0 &&
+          strcmp(w, "the answer is") == 0, "answer is: [%s] %s", a, w);
+    CHECK(math_extract("work\n#### 1,234\n", &o, a, sizeof a, w, sizeof w) == 1 && strcmp(a, "1,234") == 0 &&
+          strcmp(w, "####") == 0, "gsm8k: [%s]", a);
+    CHECK(math_extract("\\boxed 5 is it", &o, a, sizeof a, w, sizeof w) == 1 && strcmp(a, "5") == 0, "boxed no braces: [%s]", a);
+    CHECK(math_extract("<answer> 12 </answer> then \\boxed{13}", &o, a, sizeof a, w, sizeof w) == 1 && strcmp(a, "12") == 0 &&
+          strcmp(w, "<answer>") == 0, "answer tag first: [%s]", a);
+    MathOptions only_box = o;
+    only_box.order[0] = MATH_X_BOXED;
+    only_box.n_order = 1;
+    CHECK(math_extract("<answer>12</answer> 13", &only_box, a, sizeof a, w, sizeof w) == 0, "order respected: [%s]", a);
+    CHECK(math_extract("<answer>12</answer> \\boxed{13}", &only_box, a, sizeof a, w, sizeof w) == 1 && strcmp(a, "13") == 0,
+          "boxed only: [%s]", a);
+    CHECK(math_extract("", &o, a, sizeof a, w, sizeof w) == 0, "empty");
+    // a small answer buffer truncates, never overflows
+    char tiny[4];
+    CHECK(math_extract("\\boxed{123456}", &o, tiny, sizeof tiny, w, sizeof w) == 1 && strlen(tiny) == 3, "tiny: %s", tiny);
+
+    CHECK(math_equivalent("0.5", "\\frac{1}{2}", &o, why, sizeof why) == 1, "%s", why);
+    CHECK(math_equivalent("(1,2]", "[1,2]", &o, why, sizeof why) == 0 && strstr(why, "bracket"), "%s", why);
+    CHECK(math_equivalent("y = 6", "x = 6", &o, why, sizeof why) == 0 && strstr(why, "variables"), "%s", why);
+    CHECK(math_equivalent("(x+1)^2", "x^2+2x+1", &o, why, sizeof why) == 1, "%s", why);
+    CHECK(math_equivalent("(x+1)^2", "x^2+x+1", &o, why, sizeof why) == 0, "%s", why);
+    CHECK(math_equivalent("3.14", "\\pi", &o, why, sizeof why) == 0, "%s", why);
+    MathOptions loose = o;
+    loose.rel_tol = 1e-3;
+    CHECK(math_equivalent("3.1416", "\\pi", &loose, why, sizeof why) == 1, "rel_tol 1e-3: %s", why);
+    CHECK(math_equivalent("3.1416", "\\pi", &o, why, sizeof why) == 0, "rel_tol 1e-6: %s", why);
+    CHECK(math_equivalent("", "5", &o, why, sizeof why) == 0, "empty: %s", why);
+    CHECK(math_equivalent(NULL, "5", &o, why, sizeof why) == 0, "NULL");
+
+    char detail[256];
+    CHECK(math_verify("<answer>85</answer>", "85", &o, detail, sizeof detail) == 1.0 &&
+          strcmp(detail, "extracted 85 from <answer>; gold 85; equal") == 0, "detail: %s", detail);
+    CHECK(math_verify("<think>so \\boxed{85}", "85", &o, detail, sizeof detail) == 0.0 &&
+          strcmp(detail, "no answer found (unclosed <think>)") == 0, "detail: %s", detail);
+    CHECK(math_verify("\\boxed{84\n}", "85", &o, detail, sizeof detail) == 0.0 && !strchr(detail, '\n') &&
+          strstr(detail, "not equal"), "one line: %s", detail);
+}
+
+// Random and garbled strings, deep nesting, huge numbers and exponents: every
+// call returns within the time limit (the test's run time shows a hang) and
+// nothing crashes (ASan/UBSan builds check memory).
+static void nasty_inputs(void) {
+    MathOptions o;
+    math_options_default(&o);
+    o.time_limit_ms = 300;
+    char why[160];
+    static const char alphabet[] = "0123456789+-*/^_{}()[]\\,.=<>!|&x y e\\frac\\sqrt\\pi\\infty\\left\\right\\boxed$%";
+    uint64_t rng = 12345;
+    char buf[300];
+    for (int it = 0; it < 3000; it++) {
+        int n = (int)(tu_rand_u64(&rng) % 60);
+        for (int i = 0; i < n; i++) {
+            uint64_t r = tu_rand_u64(&rng);
+            buf[i] = (r % 7 == 0) ? (char)(1 + r % 255) : alphabet[r % (sizeof alphabet - 1)];
+        }
+        buf[n] = 0;
+        math_equivalent(buf, "x+1", &o, why, sizeof why);
+        math_equivalent("\\frac{1}{2}", buf, &o, why, sizeof why);
+        char detail[200];
+        math_verify(buf, buf, &o, detail, sizeof detail);
+    }
+    size_t big = 100000;
+    char *s = malloc(big + 16);
+    for (int kind = 0; kind < 8; kind++) {
+        size_t k = 0;
+        for (size_t i = 0; i < big / 2 - 8; i++) s[k++] = kind == 0 ? '{' : kind == 1 ? '(' : kind == 2 ? '9' : kind == 3 ? '-' : kind == 4 ? '\\' : kind == 5 ? '|' : kind == 6 ? '^' : '1';
+        if (kind == 7) for (size_t i = 0; i < big / 2 - 8; i++) s[k++] = i % 2 ? '+' : '1';
+        s[k] = 0;
+        clock_t t0 = clock();
+        math_equivalent(s, "1", &o, why, sizeof why);
+        char detail[200];
+        math_verify(s, "1", &o, detail, sizeof detail);
+        double dt = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        CHECK(dt < 5.0, "kind %d took %.1f s", kind, dt);
+    }
+    free(s);
+    static const char *const huge[] = {"2^{10^{10}}", "10^{10^{10^{10}}}", "9^{9^{9^{9}}}", "(10^{100})!", "2^{2^{2^{2^{2^{2}}}}}",
+                                       "\\sqrt[100000]{2}", "1e999999", "10^{-99999999}", "((((((((((x))))))))))^{99999999999}",
+                                       "0^{-1}", "\\frac{1}{0}", "\\binom{1000000000}{500000000}", "1.5e3000",
+                                       "123456789012345678901234567890^{123456789}", "(1/3)^{2^{40}}"};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        clock_t t0 = clock();
+        int r = math_equivalent(huge[i], "1", &o, why, sizeof why);
+        double dt = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        CHECK(r == 0, "%s is not 1: %s", huge[i], why);
+        CHECK(dt < 2.0, "%s took %.1f s", huge[i], dt);
+        math_equivalent(huge[i], huge[i], &o, why, sizeof why);
+    }
+    // 10k nested braces around an answer
+    char *nest = malloc(20100);
+    for (int i = 0; i < 10000; i++) nest[i] = '{';
+    nest[10000] = '1';
+    for (int i = 0; i < 10000; i++) nest[10001 + i] = '}';
+    nest[20001] = 0;
+    CHECK(math_equivalent(nest, "1", &o, why, sizeof why) == 0, "deep nesting is refused: %s", why);
+    free(nest);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3) {
+        MathOptions o;
+        math_options_default(&o);
+        char why[256];
+        int r = math_equivalent(argv[1], argv[2], &o, why, sizeof why);
+        char detail[512];
+        double v = math_verify(argv[1], argv[2], &o, detail, sizeof detail);
+        printf("equivalent=%d (%s)\nverify=%.0f (%s)\n", r, why, v, detail);
+        return 0;
+    }
+    unit_checks();
+    Tally g = {0}, m = {0}, none = {0};
+    int ncases = 0, nacc = 0;
+    run_table("fixtures/math/cases.tsv", 0, &none, &none, &ncases);
+    CHECK(ncases >= 150, "cases.tsv has %d cases (want >= 150)", ncases);
+    run_table("fixtures/math/accuracy.tsv", 1, &g, &m, &nacc);
+    printf("accuracy: gsm8k-style %d/%d = %.3f, math-style %d/%d = %.3f\n", g.right, g.n, g.n ? (double)g.right / g.n : 0,
+           m.right, m.n, m.n ? (double)m.right / m.n : 0);
+    // floors measured on this set (see the README): a regression lowers them
+    CHECK(g.n >= 60 && m.n >= 60, "accuracy set too small: %d + %d", g.n, m.n);
+    CHECK(g.right >= g.n - 1, "gsm8k-style accuracy fell: %d/%d", g.right, g.n);
+    CHECK(m.right >= m.n, "math-style accuracy fell: %d/%d", m.right, m.n);
+    nasty_inputs();
+    return tu_finish("test_math_verify");
+}
