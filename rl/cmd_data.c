@@ -9,6 +9,7 @@
 #include "datasets/gen.h"
 #include "datasets/template.h"
 #include "kernels/status.h"
+#include "policy/tokenizer.h"
 #include "rl/cli.h"
 
 static int parse_u64(const char *cmd, const char *opt, const char *v, uint64_t *out) {
@@ -91,12 +92,17 @@ static int run_gen(int argc, char **argv) {
     return 0;
 }
 
-// Token counts need the tokenizer (policy/tokenizer.h); without it, characters.
-static int count_tokens(const char *tokenizer_path, const char *text, long *n) {
-    (void)text;
+// Prompt length in tokens as the trainer will encode it: with BOS when the
+// tokenizer wants one, unless the template already wrote it (llama3).
+static int count_tokens(const Tokenizer *tok, const Template *t, const char *text, long *n) {
     *n = -1;
-    if (!tokenizer_path) return 0;
-    return grpo_fail(GRPO_EUNSUPPORTED, "--tokenizer: token counts need the tokenizer module, not in this build");
+    if (!tok) return 0;
+    int32_t *ids = NULL;
+    size_t len = 0;
+    int rc = tok_encode(tok, text, strlen(text), tok_wants_bos(tok) && !tpl_has_bos(t), &ids, &len);
+    free(ids);
+    if (!rc) *n = (long)len;
+    return rc;
 }
 
 static void print_quoted(const char *s) {
@@ -150,9 +156,15 @@ static int run_show(int argc, char **argv) {
     to.open_think = open_think;
     Template *t = NULL;
     if (custom ? tpl_create_custom(custom, NULL, &to, &t) : tpl_create(template, &to, &t)) return cli_fail(cmd);
+    Tokenizer *tok = NULL;
+    if (tokenizer && (!strcmp(tokenizer, "builtin") ? tok_load_builtin(&tok) : tok_load(tokenizer, &tok))) {
+        tpl_free(t);
+        return cli_fail(cmd);
+    }
     Dataset *d = NULL;
     if (ds_open(data, &o, &d)) {
         tpl_free(t);
+        tok_free(tok);
         return cli_fail(cmd);
     }
     int n = limit && limit < d->n ? (int)limit : d->n;
@@ -161,7 +173,7 @@ static int run_show(int argc, char **argv) {
     for (int i = 0; i < n && !rc; i++) {
         char *prompt = NULL;
         long ntok = -1;
-        if (tpl_render(t, d->ex[i], &prompt, NULL) || count_tokens(tokenizer, prompt, &ntok)) {
+        if (tpl_render(t, d->ex[i], &prompt, NULL) || count_tokens(tok, t, prompt, &ntok)) {
             rc = cli_error(cmd, "%s: example %d: %s", d->origin, i + 1, grpo_errmsg());
             free(prompt);
             break;
@@ -208,6 +220,7 @@ static int run_show(int argc, char **argv) {
     }
     ds_free(d);
     tpl_free(t);
+    tok_free(tok);
     return rc;
 }
 
@@ -242,6 +255,7 @@ const GrpoCommand grpo_cmd_data = {
     "  --system TEXT    system prompt (chatml, llama3)\n"
     "  --open-think     end the prompt with an opened <think>\n"
     "  --tokenizer PATH count prompt tokens with this tokenizer.json or model directory\n"
+    "                   (\"builtin\": the built-in byte-level one)\n"
     "  --limit N        how many to show (default 5; 0 = all)\n"
     "  --question-field, --answer-field, --tests-field PATH   where those live (dotted paths)\n"
     "  --skip-malformed skip and count malformed lines instead of stopping at the first\n"

@@ -43,6 +43,16 @@ err=$("$GRPO_BIN" data show --data gen:countdown --limit 1 --custom-template 'Q:
 check "missing placeholder exits 1" $? 1
 expect_match "missing placeholder is named" "$err" '\{hint\}'
 
+# Token counts: the built-in byte tokenizer gives one token per ASCII byte and
+# one per special token, so the counts are known exactly.
+out=$("$GRPO_BIN" data show --data "gen:arithmetic?digits=1&ops=+" --limit 1 --json --template plain --tokenizer builtin)
+expect_match "plain prompt: one token per byte" "$out" '^\{"prompt":"What is [0-9] \+ [0-9]\?.n","answer":"[0-9]+","prompt_tokens":15\}$'
+out=$("$GRPO_BIN" data show --data "gen:arithmetic?digits=1&ops=+" --limit 1 --json --template chatml --tokenizer builtin)
+expect_match "chatml specials are single tokens" "$out" '"prompt_tokens":33\}$'
+out=$("$GRPO_BIN" data show --data "$FIX/gsm8k.jsonl" --format gsm8k --tokenizer builtin --limit 0); check "show with a tokenizer exits 0" $? 0
+expect_match "token summary" "$out" 'prompt tokens min [0-9]+, mean [0-9.]+, max [0-9]+$'
+err=$("$GRPO_BIN" data show --data "$FIX/gsm8k.jsonl" --tokenizer "$T/none" 2>&1 >/dev/null); check "missing tokenizer exits 1" $? 1
+
 err=$("$GRPO_BIN" data show --data "$FIX/malformed.jsonl" 2>&1 >/dev/null); check "malformed file exits 1" $? 1
 expect_match "malformed line is named" "$err" 'malformed\.jsonl:3: invalid JSON'
 out=$("$GRPO_BIN" data show --data "$FIX/malformed.jsonl" --skip-malformed --limit 0); check "skip-malformed exits 0" $? 0
