@@ -30,6 +30,44 @@ typedef struct {
     int atom;
 } Item;
 
+typedef struct {
+    int i, j;
+    char op;
+} Step;
+
+// Applies one step to the pool (removes items i and j, appends their
+// combination). Strings are written only when `think` is given, so failed
+// attempts cost no formatting. Returns 0 when the step is not allowed.
+static int apply(Item *pool, int n, Step s, GenBuf *think) {
+    long long a = pool[s.i].v, b = pool[s.j].v, v = 0;
+    int ok = 1;
+    // Intermediate values stay non-negative integers so the worked steps read naturally.
+    if (s.op == '+') v = a + b;
+    else if (s.op == '-') ok = a >= b, v = a - b;
+    else if (s.op == '*') ok = a == 0 || b <= 1000000000000LL / a, v = ok ? a * b : 0;
+    else ok = b != 0 && a % b == 0, v = ok ? a / b : 0;
+    if (!ok) return 0;
+    Item c = {v, "", 0};
+    if (think) {
+        snprintf(c.expr, sizeof c.expr, "%s%s%s %c %s%s%s", pool[s.i].atom ? "" : "(", pool[s.i].expr,
+                 pool[s.i].atom ? "" : ")", s.op, pool[s.j].atom ? "" : "(", pool[s.j].expr, pool[s.j].atom ? "" : ")");
+        genbuf_printf(think, "%s%lld %c %lld = %lld.", think->len ? " " : "", a, s.op, b, v);
+    }
+    int hi = s.i > s.j ? s.i : s.j, lo = s.i > s.j ? s.j : s.i;
+    pool[hi] = pool[n - 1];
+    pool[lo] = pool[n - 2];
+    pool[n - 2] = c;
+    return 1;
+}
+
+static void fill_pool(Item *pool, const long long *nums, int k, int text) {
+    for (int i = 0; i < k; i++) {
+        pool[i].v = nums[i];
+        pool[i].atom = 1;
+        if (text) snprintf(pool[i].expr, sizeof pool[i].expr, "%lld", nums[i]);
+    }
+}
+
 int gen_countdown(const GenOptions *o, GenRng *r, cJSON **out) {
     static const char k_ops[] = "+-*/";
     for (int draw = 0; draw < 1000; draw++) {
@@ -37,42 +75,25 @@ int gen_countdown(const GenOptions *o, GenRng *r, cJSON **out) {
         long long nums[6];
         for (int i = 0; i < k; i++) nums[i] = gen_rng_range(r, 1, o->max_num);
         for (int attempt = 0; attempt < 50; attempt++) {
+            // Combine two random items until one is left.
             Item pool[6];
-            int n = k;
-            for (int i = 0; i < k; i++) {
-                pool[i].v = nums[i];
-                snprintf(pool[i].expr, sizeof pool[i].expr, "%lld", nums[i]);
-                pool[i].atom = 1;
+            Step steps[5];
+            int n = k, ok = 1;
+            fill_pool(pool, nums, k, 0);
+            for (; n > 1 && ok; n--) {
+                Step st;
+                st.i = (int)gen_rng_below(r, (uint64_t)n);
+                st.j = (int)gen_rng_below(r, (uint64_t)n - 1);
+                if (st.j >= st.i) st.j++;
+                st.op = k_ops[gen_rng_below(r, 4)];
+                steps[k - n] = st;
+                ok = apply(pool, n, st, NULL);
             }
+            if (!ok || pool[0].v < 1 || pool[0].v > o->max_target) continue;
+            // Found one: replay the steps, this time writing the expression.
             GenBuf think = {0};
-            int ok = 1;
-            // Combine two random items until one is left; intermediate values
-            // stay non-negative integers so the worked steps read naturally.
-            while (n > 1 && ok) {
-                int i = (int)gen_rng_below(r, (uint64_t)n), j = (int)gen_rng_below(r, (uint64_t)n - 1);
-                if (j >= i) j++;
-                char op = k_ops[gen_rng_below(r, 4)];
-                long long a = pool[i].v, b = pool[j].v, v = 0;
-                if (op == '+') v = a + b;
-                else if (op == '-') ok = a >= b, v = a - b;
-                else if (op == '*') ok = a == 0 || b <= 1000000000000LL / a, v = ok ? a * b : 0;
-                else ok = b != 0 && a % b == 0, v = ok ? a / b : 0;
-                if (!ok) break;
-                Item c = {v, "", 0};
-                snprintf(c.expr, sizeof c.expr, "%s%s%s %c %s%s%s", pool[i].atom ? "" : "(", pool[i].expr,
-                         pool[i].atom ? "" : ")", op, pool[j].atom ? "" : "(", pool[j].expr, pool[j].atom ? "" : ")");
-                genbuf_printf(&think, "%s%lld %c %lld = %lld.", think.len ? " " : "", a, op, b, v);
-                // Remove i and j, append the combination.
-                int hi = i > j ? i : j, lo = i > j ? j : i;
-                pool[hi] = pool[n - 1];
-                pool[lo] = pool[n - 2];
-                pool[n - 2] = c;
-                n--;
-            }
-            if (!ok || pool[0].v < 1 || pool[0].v > o->max_target || think.oom) {
-                genbuf_free(&think);
-                continue;
-            }
+            fill_pool(pool, nums, k, 1);
+            for (n = k; n > 1; n--) apply(pool, n, steps[k - n], &think);
             long long target = pool[0].v;
             cJSON *arr = cJSON_CreateArray();
             for (int i = 0; arr && i < k; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)nums[i]));
