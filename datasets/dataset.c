@@ -21,6 +21,55 @@ void ds_options_default(DsOptions *o) {
     gen_options_default(&o->gen);
 }
 
+static int parse_u64_opt(const char *key, const char *v, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (!*v || *end || errno || *v == '-') return grpo_fail(GRPO_EINVAL, "%s=%s: expected an unsigned integer", key, v);
+    *out = x;
+    return GRPO_OK;
+}
+
+int ds_options_set(DsOptions *o, const char *key, const char *v) {
+    if (!key || !v) return grpo_fail(GRPO_EINVAL, "dataset option: missing key or value");
+    if (!strcmp(key, "format")) return ds_format_parse(v, &o->format);
+    if (!strcmp(key, "question_field")) return o->question_field = *v ? v : NULL, GRPO_OK;
+    if (!strcmp(key, "answer_field")) return o->answer_field = *v ? v : NULL, GRPO_OK;
+    if (!strcmp(key, "tests_field")) return o->tests_field = *v ? v : NULL, GRPO_OK;
+    if (!strcmp(key, "split")) return ds_split_parse(v, &o->split);
+    if (!strcmp(key, "skip_malformed")) {
+        if (!strcmp(v, "1") || !strcmp(v, "true")) o->skip_malformed = 1;
+        else if (!strcmp(v, "0") || !strcmp(v, "false")) o->skip_malformed = 0;
+        else return grpo_fail(GRPO_EINVAL, "skip_malformed=%s: expected true or false", v);
+        return GRPO_OK;
+    }
+    if (!strcmp(key, "eval_frac")) {
+        char *end;
+        errno = 0;
+        double x = strtod(v, &end);
+        if (!*v || *end || errno || !(x >= 0 && x <= 1)) return grpo_fail(GRPO_EINVAL, "eval_frac=%s: expected a number in [0, 1]", v);
+        o->eval_frac = x;
+        return GRPO_OK;
+    }
+    if (!strcmp(key, "split_seed")) return parse_u64_opt(key, v, &o->split_seed);
+    if (!strcmp(key, "gen_seed")) return parse_u64_opt(key, v, &o->gen_seed);
+    if (!strcmp(key, "gen_n")) {
+        uint64_t n = 0;
+        int rc = parse_u64_opt(key, v, &n);
+        if (rc) return rc;
+        if (n < 1 || n > 100000000) return grpo_fail(GRPO_EINVAL, "gen_n=%s: expected 1..100000000", v);
+        o->gen_n = (long)n;
+        return GRPO_OK;
+    }
+    int rc = gen_options_set(&o->gen, key, v);
+    if (rc && strstr(grpo_errmsg(), "unknown generator option"))
+        return grpo_fail(GRPO_EINVAL, "unknown dataset option '%s' (known: format, question_field, answer_field, tests_field, "
+                                      "skip_malformed, split, eval_frac, split_seed, gen_n, gen_seed, and the generator "
+                                      "options digits, ops, worked, min_nums, max_nums, max_num, max_target, min_len, "
+                                      "max_len, alphabet)", key);
+    return rc;
+}
+
 int ds_split_parse(const char *name, DsSplit *out) {
     if (name && !strcmp(name, "all")) *out = DS_SPLIT_ALL;
     else if (name && !strcmp(name, "train")) *out = DS_SPLIT_TRAIN;

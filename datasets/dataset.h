@@ -52,6 +52,12 @@ typedef struct {
 } DsOptions;
 
 void ds_options_default(DsOptions *o);
+// Sets one option from config text, for the trainer's "data_*" keys: format,
+// question_field, answer_field, tests_field, skip_malformed (0/1/true/false),
+// split (all/train/eval), eval_frac, split_seed, gen_n, gen_seed, and any
+// generator option (gen_options_set). String values are referenced, not copied:
+// they must outlive o. Unknown key or bad value: GRPO_EINVAL naming it.
+int ds_options_set(DsOptions *o, const char *key, const char *value);
 
 typedef struct {
     cJSON **ex;       // (n) normalised examples, owned

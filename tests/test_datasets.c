@@ -335,7 +335,27 @@ static void test_open_spec(void) {
     CHECK(ds_format_parse("gsm9k", &f) == GRPO_EINVAL && strstr(grpo_errmsg(), "gsm9k"), "unknown format named");
 }
 
+static void test_options_set(void) {
+    DsOptions o;
+    ds_options_default(&o);
+    CHECK(ds_options_set(&o, "format", "mbpp") == 0 && o.format == DS_MBPP, "format");
+    CHECK(ds_options_set(&o, "question_field", "a.b") == 0 && !strcmp(o.question_field, "a.b"), "question_field");
+    CHECK(ds_options_set(&o, "skip_malformed", "true") == 0 && o.skip_malformed == 1, "skip");
+    CHECK(ds_options_set(&o, "split", "eval") == 0 && o.split == DS_SPLIT_EVAL, "split");
+    CHECK(ds_options_set(&o, "eval_frac", "0.25") == 0 && o.eval_frac == 0.25, "eval_frac");
+    CHECK(ds_options_set(&o, "split_seed", "18446744073709551615") == 0 && o.split_seed == 18446744073709551615ULL, "u64");
+    CHECK(ds_options_set(&o, "gen_n", "77") == 0 && o.gen_n == 77, "gen_n");
+    CHECK(ds_options_set(&o, "digits", "4") == 0 && o.gen.digits == 4, "a generator option");
+    CHECK(ds_options_set(&o, "eval_frac", "1.5") == GRPO_EINVAL && strstr(grpo_errmsg(), "eval_frac=1.5"), "%s", grpo_errmsg());
+    CHECK(ds_options_set(&o, "skip_malformed", "yes") == GRPO_EINVAL, "bool");
+    CHECK(ds_options_set(&o, "gen_seed", "-1") == GRPO_EINVAL, "negative seed");
+    CHECK(ds_options_set(&o, "formt", "gsm8k") == GRPO_EINVAL && strstr(grpo_errmsg(), "unknown dataset option 'formt'"), "%s",
+          grpo_errmsg());
+    CHECK(ds_options_set(&o, "digits", "x") == GRPO_EINVAL && strstr(grpo_errmsg(), "digits=x"), "%s", grpo_errmsg());
+}
+
 int main(void) {
+    test_options_set();
     test_gsm8k();
     test_math();
     test_countdown();
