@@ -36,6 +36,7 @@ static void set_msg(char *buf, size_t n, const char *fmt, ...) {
 void code_options_default(CodeOptions *o) {
     o->all_or_nothing = 0;
     sandbox_limits_default(&o->limits);
+    o->test_s = 3.0;
 }
 
 // ---------------------------------------------------------------- extraction
@@ -263,6 +264,7 @@ static double run_harness(const char *code, const cJSON *ex, int check_mode, con
     cJSON_AddStringToObject(job, "mode", check_mode ? "check" : "asserts");
     cJSON_AddStringToObject(job, "code", code);
     if (cJSON_IsString(setup)) cJSON_AddStringToObject(job, "setup", setup->valuestring);
+    if (o->test_s > 0) cJSON_AddNumberToObject(job, "test_s", o->test_s);
     int n_known = -1;
     if (check_mode) {
         cJSON_AddStringToObject(job, "test", cJSON_GetObjectItemCaseSensitive(ex, "test")->valuestring);

@@ -8,9 +8,14 @@
 
 #include "rewards/sandbox.h"
 
-typedef struct { int all_or_nothing; SandboxLimits limits; } CodeOptions;
+typedef struct {
+    int all_or_nothing;
+    SandboxLimits limits;
+    double test_s;   // added: time limit per test inside the harness ("tests"/"test" styles);
+                     // 0 = none (only limits.wall_s for the whole run)
+} CodeOptions;
 
-void code_options_default(CodeOptions *o);  // fraction passed; sandbox_limits_default
+void code_options_default(CodeOptions *o);  // fraction passed; sandbox_limits_default; test_s 3
 
 // example: the dataset line as cJSON, one of
 //   "tests" (or "test_list"): ["assert f(1) == 2", ...]  MBPP-style; optional

@@ -5,6 +5,7 @@
 #include "rewards/sandbox.h"
 #include "rewards/sandbox_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -42,11 +43,11 @@ static unsigned char g_slot_used[SBX_SLOTS];
 static char g_python[4096];
 static int g_python_set;
 static pthread_once_t g_probe_once = PTHREAD_ONCE_INIT;
-static int g_ns_ok;
+static int g_ns_ok;        // 1: namespaces as root; 2: inside a user namespace (not root)
 static int g_ns_off;
 static int g_ns_errno;
 static int g_iso;
-static int g_warned;
+static int g_warned_iso = -1;  // the isolation last warned about
 static char g_warning[1024];
 static SandboxLogFn g_log;
 static void *g_log_ctx;
@@ -160,16 +161,34 @@ static int find_python(char *out, size_t n) {
 
 // One probe per process: can we create namespaces at all? (root on a normal kernel: yes;
 // an unprivileged user, or root in a restricted container: usually not.)
-static void probe_ns(void) {
-    pid_t pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, 0, 0, 0, 0);
+static int try_clone(int flags) {
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
     if (pid == 0) syscall(SYS_exit_group, 0);
-    if (pid < 0) {
-        g_ns_errno = errno;
-        return;
-    }
+    if (pid < 0) return errno;
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    g_ns_ok = 1;
+    return 0;
+}
+
+// Not root: a user namespace (where distributions allow unprivileged ones) gives the
+// other namespaces too; the program then runs as the caller's uid without capabilities.
+static void probe_ns(void) {
+    if (geteuid() == 0 && (g_ns_errno = try_clone(NS_FLAGS)) == 0) { g_ns_ok = 1; return; }
+    int e = try_clone(NS_FLAGS | CLONE_NEWUSER);
+    if (e == 0) { g_ns_ok = 2; return; }
+    if (!g_ns_errno) g_ns_errno = e;
+}
+
+static int write_proc(pid_t pid, const char *what, const char *text) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
 static void note_isolation(int iso) {
@@ -178,7 +197,7 @@ static void note_isolation(int iso) {
     char msg[sizeof g_warning];
     pthread_mutex_lock(&g_mu);
     g_iso = iso;
-    if ((iso & ISO_FULL) != ISO_FULL && !g_warned) {
+    if ((iso & ISO_FULL) != ISO_FULL && iso != g_warned_iso) {
         char eb[128], why[160];
         snprintf(why, sizeof why, "clone: %s", errstr(g_ns_errno, eb, sizeof eb));
         size_t k = (size_t)snprintf(g_warning, sizeof g_warning, "sandbox: reduced isolation:");
@@ -192,11 +211,16 @@ static void note_isolation(int iso) {
             ADD((iso & SANDBOX_ISO_RO_ROOT) ? " only / itself is read-only (no mount_setattr), other mounts keep their mode;"
                                             : " the file system is not read-only;");
         if ((iso & SANDBOX_ISO_PIDNS) && !(iso & SANDBOX_ISO_PROC)) ADD(" /proc shows host processes;");
-        if (!(iso & SANDBOX_ISO_UID))
+        if (!(iso & SANDBOX_ISO_UID) && (iso & SANDBOX_ISO_USERNS))
+            ADD(" not root, so programs run in a user namespace as the caller's own uid without"
+                " capabilities (they can read what the caller can; RLIMIT_NPROC counts the caller's"
+                " processes too);");
+        else if (!(iso & SANDBOX_ISO_UID))
             ADD(" not root, so programs run as the caller's own uid (no_new_privs and rlimits still"
-                " apply; RLIMIT_NPROC counts the caller's processes too);");
+                " apply; RLIMIT_NPROC counts the caller's processes too; a program can signal the"
+                " caller's other processes);");
 #undef ADD
-        g_warned = 1;
+        g_warned_iso = iso;
         fn = g_log;
         ctx = g_log_ctx;
         snprintf(msg, sizeof msg, "%s", g_warning);
@@ -293,17 +317,30 @@ static struct rlimit rl(double v) {
     return r;
 }
 
-// Fallback without root: RLIMIT_NPROC counts all of the caller's processes and threads,
-// so the limit must sit above what it already runs.
-static long count_own_tasks(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    long threads = 1;
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %ld", &threads) == 1) break;
-    if (f) fclose(f);
-    // Other processes of this uid are not counted here; leave generous headroom.
-    return threads + 256;
+// Without root, RLIMIT_NPROC counts every process and thread of the caller's uid, so the
+// limit is what that uid runs now plus max_procs.
+static long count_uid_tasks(void) {
+    long total = 0;
+    unsigned me = (unsigned)getuid();
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char path[300], line[256];
+        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        unsigned uid = ~0u;
+        long threads = 1;
+        while (fgets(line, sizeof line, f)) {
+            sscanf(line, "Uid: %u", &uid);
+            sscanf(line, "Threads: %ld", &threads);
+        }
+        fclose(f);
+        if (uid == me) total += threads;
+    }
+    if (d) closedir(d);
+    return total > 0 ? total : 1;
 }
 
 int sandbox_run_job(const SandboxJob *job, const SandboxLimits *lim, SandboxResult *res,
@@ -328,6 +365,7 @@ int sandbox_run_job(const SandboxJob *job, const SandboxLimits *lim, SandboxResu
     pthread_once(&g_probe_once, probe_ns);
     pthread_mutex_lock(&g_mu);
     int ns = g_ns_ok && !g_ns_off, root = geteuid() == 0;
+    int userns = ns && g_ns_ok == 2;
     pthread_mutex_unlock(&g_mu);
     int slot = slot_acquire();
     unsigned uid = uid_first() + (unsigned)slot;
@@ -338,7 +376,7 @@ int sandbox_run_job(const SandboxJob *job, const SandboxLimits *lim, SandboxResu
     int nf = job->n_files + 1;
     SbxFileOut *files = calloc((size_t)nf, sizeof *files);
     char **paths = calloc((size_t)nf, sizeof *paths);
-    int st_p[2] = {-1, -1}, in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, ch_p[2] = {-1, -1};
+    int sy_p[2] = {-1, -1}, st_p[2] = {-1, -1}, in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, ch_p[2] = {-1, -1};
     Cap cout = {0}, cerr = {0}, cch = {0};
     cout.limit = cerr.limit = L.out_bytes;
     cch.limit = SBX_CHAN_MAX;
@@ -380,8 +418,7 @@ int sandbox_run_job(const SandboxJob *job, const SandboxLimits *lim, SandboxResu
 
     char opts[256];
     snprintf(opts, sizeof opts, "size=%zu,nr_inodes=4096,mode=0700,uid=%u,gid=%u",
-             L.file_bytes + total + ((size_t)1 << 20), root ? uid : (unsigned)getuid(),
-             root ? uid : (unsigned)getgid());
+             L.file_bytes + total + ((size_t)1 << 20), root ? uid : 0u, root ? uid : 0u);
     char a_home[4200], a_tmp[4200], a_main[4200];
     snprintf(a_home, sizeof a_home, "HOME=%s", workdir);
     snprintf(a_tmp, sizeof a_tmp, "TMPDIR=%s", workdir);
@@ -392,13 +429,16 @@ int sandbox_run_job(const SandboxJob *job, const SandboxLimits *lim, SandboxResu
                     "PYTHONHASHSEED=0", "PYTHONDONTWRITEBYTECODE=1", "PYTHONUTF8=1", NULL};
 
     if (pipe2(st_p, O_CLOEXEC) || pipe2(in_p, O_CLOEXEC) || pipe2(out_p, O_CLOEXEC) ||
-        pipe2(err_p, O_CLOEXEC) || (job->want_chan && pipe2(ch_p, O_CLOEXEC))) {
+        pipe2(err_p, O_CLOEXEC) || (job->want_chan && pipe2(ch_p, O_CLOEXEC)) ||
+        (userns && pipe2(sy_p, O_CLOEXEC))) {
         set_err(err, errlen, "sandbox: pipe: %s", errstr(errno, eb, sizeof eb));
         goto done;
     }
     SbxPlan plan;
     memset(&plan, 0, sizeof plan);
     plan.ns = ns;
+    plan.userns = userns;
+    plan.fd_sync = sy_p[0];
     plan.drop_uid = root;
     plan.uid = plan.gid = uid;
     plan.fd_st = st_p[1];
@@ -419,16 +459,35 @@ int sandbox_run_job(const SandboxJob *job, const SandboxLimits *lim, SandboxResu
     plan.rl_fsize = rl((double)L.file_bytes);
     plan.rl_nofile = rl(L.max_files > 0 ? L.max_files : 64);
     plan.rl_nproc = rl(root ? (L.max_procs > 0 ? L.max_procs : 32)
-                            : (double)(count_own_tasks() + (L.max_procs > 0 ? L.max_procs : 32)));
+                            : (double)(count_uid_tasks() + (L.max_procs > 0 ? L.max_procs : 32)));
     plan.wall_ms = L.wall_s > 0 ? (long)(L.wall_s * 1000) : 10000;
 
     double t0 = mono_s();
-    pid = (pid_t)syscall(SYS_clone, (ns ? NS_FLAGS : 0) | SIGCHLD, 0, 0, 0, 0);
+    pid = (pid_t)syscall(SYS_clone, (ns ? NS_FLAGS : 0) | (userns ? CLONE_NEWUSER : 0) | SIGCHLD, 0, 0, 0, 0);
     if (pid == 0) sbx_child_main(&plan);
     if (pid < 0) {
         set_err(err, errlen, "sandbox: clone: %s", errstr(errno, eb, sizeof eb));
         goto done;
     }
+    if (userns) {
+        // uid and gid 0 inside are the caller's outside; nothing else is mapped.
+        char map[64];
+        snprintf(map, sizeof map, "0 %u 1\n", (unsigned)getuid());
+        int ok = write_proc(pid, "uid_map", map) == 0 && write_proc(pid, "setgroups", "deny") == 0;
+        snprintf(map, sizeof map, "0 %u 1\n", (unsigned)getgid());
+        ok = ok && write_proc(pid, "gid_map", map) == 0;
+        if (!ok) {
+            set_err(err, errlen, "sandbox: writing the user namespace's id maps: %s", errstr(errno, eb, sizeof eb));
+            goto done;
+        }
+        if (write(sy_p[1], "x", 1) != 1) {
+            set_err(err, errlen, "sandbox: starting the sandbox: %s", errstr(errno, eb, sizeof eb));
+            goto done;
+        }
+        close(sy_p[1]);
+        sy_p[1] = -1;
+    }
+    if (sy_p[0] >= 0) { close(sy_p[0]); sy_p[0] = -1; }
     close(st_p[1]); st_p[1] = -1;
     close(in_p[0]); in_p[0] = -1;
     close(out_p[1]); out_p[1] = -1;
@@ -550,6 +609,7 @@ reap:
             }
             int iso = m->iso;
             if (ns) iso |= SANDBOX_ISO_PIDNS | SANDBOX_ISO_NETNS | SANDBOX_ISO_MNTNS | SANDBOX_ISO_IPCUTS;
+            if (userns) iso |= SANDBOX_ISO_USERNS;
             if (root) iso |= SANDBOX_ISO_UID;
             res->isolation = iso;
         }
@@ -558,7 +618,7 @@ reap:
         res->term_signal = SIGKILL;
         res->timed_out = killed_by_us;
         res->isolation = (ns ? SANDBOX_ISO_PIDNS | SANDBOX_ISO_NETNS | SANDBOX_ISO_MNTNS | SANDBOX_ISO_IPCUTS : 0) |
-                         (root ? SANDBOX_ISO_UID : 0);
+                         (userns ? SANDBOX_ISO_USERNS : 0) | (root ? SANDBOX_ISO_UID : 0);
     }
     res->out_truncated = cout.truncated || cerr.truncated;
     res->out = cap_take(&cout, &res->out_len);
@@ -577,7 +637,7 @@ done:
         kill(pid, SIGKILL);
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     }
-    int *all[] = {&st_p[0], &st_p[1], &in_p[0], &in_p[1], &out_p[0], &out_p[1], &err_p[0], &err_p[1], &ch_p[0], &ch_p[1]};
+    int *all[] = {&sy_p[0], &sy_p[1], &st_p[0], &st_p[1], &in_p[0], &in_p[1], &out_p[0], &out_p[1], &err_p[0], &err_p[1], &ch_p[0], &ch_p[1]};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if (*all[i] >= 0) close(*all[i]);
     free(cout.p);

@@ -77,15 +77,18 @@ enum {
     SANDBOX_ISO_RO_ROOT = 1 << 5,  // only "/" itself read-only (mount_setattr missing)
     SANDBOX_ISO_UID     = 1 << 6,  // runs as a dedicated unprivileged uid, no capabilities
     SANDBOX_ISO_PROC    = 1 << 7,  // fresh /proc showing only the sandbox's processes
+    SANDBOX_ISO_USERNS  = 1 << 8,  // not root: the namespaces come with a user namespace
 };
 
-// The isolation of the last run (0 before any run), and a human-readable warning when it
-// is weaker than full (NULL when full). The text is stable for the process's lifetime.
+// The isolation of the last run (0 before any run), and a human-readable warning about the
+// last reduced isolation seen (NULL while every run had full isolation). The returned
+// text is overwritten only when the isolation level changes.
 int sandbox_isolation(void);
 const char *sandbox_warning(void);
 
-// Library code does not print: the first time a run falls back to weaker isolation,
-// fn(warning, ctx) is called once (from the running thread). Set it before the first run.
+// Library code does not print: the first time a run has weaker isolation than full (and
+// again only if that level changes), fn(warning, ctx) is called (from the running thread).
+// Set it before the first run.
 typedef void (*SandboxLogFn)(const char *msg, void *ctx);
 void sandbox_set_log(SandboxLogFn fn, void *ctx);
 

@@ -53,7 +53,8 @@
 typedef struct { uint64_t attr_set, attr_clr, propagation, userns_fd; } SbxMountAttr;
 
 // Fixed descriptor numbers inside init (see remap_fds).
-enum { FD_ST = 10, FD_IN = 11, FD_OUT = 12, FD_ERR = 13, FD_CHAN = 14, FD_FIRST_FREE = 15 };
+enum { FD_ST = 10, FD_IN = 11, FD_OUT = 12, FD_ERR = 13, FD_CHAN = 14, FD_SYNC = 15, FD_FIRST_FREE = 16 };
+#define N_FDS 6
 
 const char *sbx_step_name(int step) {
     switch (step) {
@@ -69,6 +70,8 @@ const char *sbx_step_name(int step) {
     case SBX_STEP_SETUID: return "setresuid";
     case SBX_STEP_NO_NEW_PRIVS: return "set no_new_privs";
     case SBX_STEP_EXEC: return "execve python3";
+    case SBX_STEP_USERNS: return "wait for the user namespace's id maps";
+    case SBX_STEP_CAPS: return "drop capabilities";
     }
     return "unknown step";
 }
@@ -102,15 +105,15 @@ static long now_ms(void) {
 // caller had open (other threads' pipes, its databases, its sockets): init never
 // execs, so O_CLOEXEC alone would not keep them from it or the program.
 static int remap_fds(const SbxPlan *p) {
-    int src[5] = {p->fd_st, p->fd_in, p->fd_out, p->fd_err, p->fd_chan}, tmp[5];
-    for (int i = 0; i < 5; i++) {
+    int src[N_FDS] = {p->fd_st, p->fd_in, p->fd_out, p->fd_err, p->fd_chan, p->fd_sync}, tmp[N_FDS];
+    for (int i = 0; i < N_FDS; i++) {
         tmp[i] = -1;
         if (src[i] >= 0 && (tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 32)) < 0) return errno;
     }
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < N_FDS; i++)
         if (tmp[i] >= 0 && dup2(tmp[i], FD_ST + i) < 0) return errno;
     close_from(0, FD_ST - 1);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < N_FDS; i++)
         if (tmp[i] < 0) close(FD_ST + i);
     close_from(FD_FIRST_FREE, FD_ALL);
     return 0;
@@ -164,6 +167,14 @@ static void __attribute__((noreturn)) run_program(const SbxPlan *p) {
     close_from(p->fd_chan >= 0 ? 4 : 3, FD_ST - 1);
     close_from(FD_ST + 1, FD_ALL);
     if (chdir(p->workdir) != 0) setup_fail(FD_ST, SBX_STEP_CHDIR, errno);
+    // Below the caller and init: a fork bomb must not starve the caller or delay the kill;
+    // and the first choice of the OOM killer.
+    setpriority(PRIO_PROCESS, 0, 10);
+    int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (oom >= 0) {
+        (void)!write(oom, "1000", 4);
+        close(oom);
+    }
     struct rlimit zero = {0, 0};
     if (setrlimit(RLIMIT_CPU, &p->rl_cpu) || setrlimit(RLIMIT_AS, &p->rl_as) ||
         setrlimit(RLIMIT_FSIZE, &p->rl_fsize) || setrlimit(RLIMIT_NOFILE, &p->rl_nofile) ||
@@ -178,6 +189,15 @@ static void __attribute__((noreturn)) run_program(const SbxPlan *p) {
         // Leaving uid 0 for a non-zero uid clears the permitted, effective and ambient sets.
         if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) != 0) setup_fail(FD_ST, SBX_STEP_SETUID, errno);
         if ((unsigned)syscall(SYS_getuid) != p->uid) setup_fail(FD_ST, SBX_STEP_SETUID, EPERM);
+    }
+    if (p->userns) {
+        // uid 0 of our user namespace (the caller's uid outside) with every capability of it:
+        // empty the bounding set, so that execve grants none, and the current sets now.
+        for (int c = 0; c < 64; c++) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        struct { uint32_t version; int pid; } hdr = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+        struct { uint32_t effective, permitted, inheritable; } data[2] = {{0, 0, 0}, {0, 0, 0}};
+        if (syscall(SYS_capset, &hdr, data) != 0) setup_fail(FD_ST, SBX_STEP_CAPS, errno);
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) setup_fail(FD_ST, SBX_STEP_NO_NEW_PRIVS, errno);
     execve(p->python, p->argv, p->envp);
@@ -224,10 +244,21 @@ void sbx_child_main(const SbxPlan *p) {
     for (int s = 1; s < 65; s++) sigaction(s, &dfl, NULL);  // the caller's handlers are not ours
     setsid();
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // the caller's thread dies: the tree dies
-    prctl(PR_SET_DUMPABLE, 0);         // it holds a copy of the caller's memory: no ptrace
     if (!p->ns) prctl(PR_SET_CHILD_SUBREAPER, 1);
     int e = remap_fds(p);
     if (e) setup_fail(p->fd_st, SBX_STEP_FDS, e);
+    if (p->userns) {
+        // Until the parent has written uid_map and gid_map we are nobody here: wait for it.
+        char c = 0;
+        ssize_t r;
+        do r = read(FD_SYNC, &c, 1); while (r < 0 && errno == EINTR);
+        if (r != 1) setup_fail(FD_ST, SBX_STEP_USERNS, r < 0 ? errno : EPIPE);
+    }
+    close(FD_SYNC);
+    // We hold a copy of the caller's memory: no ptrace, no /proc/<pid>/mem. (Only now: a
+    // non-dumpable process's /proc files belong to root, and the parent of a user
+    // namespace had to write our uid_map first.)
+    prctl(PR_SET_DUMPABLE, 0);
     int iso = p->ns ? setup_mounts(p) : 0;
 
     pid_t main_pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);

@@ -11,9 +11,11 @@ typedef struct { const char *path; const char *data; size_t len; } SbxFileOut;
 
 typedef struct {
     int ns;                      // 1: we are the init of fresh PID/mount/net/IPC/UTS namespaces
+    int userns;                  // 1: ... inside a fresh user namespace (not root): wait on fd_sync
+                                 //    until the parent wrote our uid/gid maps; drop capabilities
     int drop_uid;                // 1: started as root; drop to uid/gid
     unsigned uid, gid;
-    int fd_st, fd_in, fd_out, fd_err, fd_chan;   // child ends, in the parent's numbering (-1 = none)
+    int fd_st, fd_in, fd_out, fd_err, fd_chan, fd_sync;   // child ends, parent's numbering (-1 = none)
     const char *python;
     char *const *argv;
     char *const *envp;
@@ -40,7 +42,7 @@ typedef struct {
 typedef enum {
     SBX_STEP_MOUNT_PRIVATE = 1, SBX_STEP_MOUNT_TMP, SBX_STEP_WRITE_FILES, SBX_STEP_FORK,
     SBX_STEP_FDS, SBX_STEP_CHDIR, SBX_STEP_RLIMIT, SBX_STEP_SETGROUPS, SBX_STEP_SETGID,
-    SBX_STEP_SETUID, SBX_STEP_NO_NEW_PRIVS, SBX_STEP_EXEC,
+    SBX_STEP_SETUID, SBX_STEP_NO_NEW_PRIVS, SBX_STEP_EXEC, SBX_STEP_USERNS, SBX_STEP_CAPS,
 } SbxStep;
 
 const char *sbx_step_name(int step);
