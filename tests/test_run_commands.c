@@ -67,9 +67,9 @@ static void make_run_file(const char *path) {
 
 int main(void) {
     const char *bin = getenv("GRPO_BIN");
-    if (!bin) return tu_skip("test_inspect", "GRPO_BIN is not set (run through ctest)");
+    if (!bin) return tu_skip("test_run_commands", "GRPO_BIN is not set (run through ctest)");
     char dir[4096], db[4200], cmd[9000], html[4200];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir("inspect"));
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir("runcmds"));
     snprintf(db, sizeof db, "%s/run.db", dir);
     make_run_file(db);
     int st;
@@ -206,7 +206,7 @@ int main(void) {
         struct stat sb;
         CHECK(stat(shot, &sb) == 0 && sb.st_size > 10000, "screenshot %s", shot);
     } else {
-        printf("test_inspect: chromium not installed; the HTML checks ran without a browser\n");
+        printf("test_run_commands: chromium not installed; the HTML checks ran without a browser\n");
     }
-    return tu_finish("test_inspect");
+    return tu_finish("test_run_commands");
 }
