@@ -136,6 +136,14 @@ double math_verify(const char *completion, const char *gold, const MathOptions *
     char where[64], why[160], sa[128], sg[128];
     if (!ans) { if (detail && dn) snprintf(detail, dn, "out of memory"); return 0.0; }
     double score = 0.0;
+    // a whole reference solution as gold: its "#### x" (GSM8K) or last \boxed{} (MATH)
+    char *gbuf = NULL;
+    if (gold && (strstr(gold, "####") || strstr(gold, "\\boxed") || strstr(gold, "\\fbox"))) {
+        int order[2] = {MATH_X_GSM8K, MATH_X_BOXED};
+        char gw[32];
+        if ((gbuf = malloc(2 * MX_MAX_INPUT)) && mathx_extract(gold, order, 2, gbuf, 2 * MX_MAX_INPUT, gw, sizeof gw))
+            gold = gbuf;
+    }
     if (!math_extract(completion, o, ans, 2 * MX_MAX_INPUT, where, sizeof where)) {
         if (detail && dn) snprintf(detail, dn, "no answer found (%s)", where);
     } else {
@@ -146,5 +154,6 @@ double math_verify(const char *completion, const char *gold, const MathOptions *
         if (detail && dn) snprintf(detail, dn, "extracted %s from %s; gold %s; %s", sa, where, sg, why);
     }
     free(ans);
+    free(gbuf);
     return score;
 }

@@ -308,11 +308,15 @@ static int scalar_equal(Eq *e, const MxNode *a, const MxNode *b, const char **wh
 // ------------------------------------------------------------------ structure
 static int eq(Eq *e, MxNode *a, MxNode *b, const char **why, int depth);
 
+// y = ..., f(x) = ...: a name on the left of one =
 static int is_assign(const MxNode *n) {
-    return n->k == MX_REL && n->n == 2 && n->ops[0] == MX_EQ && n->kids[0]->k == MX_SYM;
+    if (n->k != MX_REL || n->n != 2 || n->ops[0] != MX_EQ) return 0;
+    const MxNode *l = n->kids[0];
+    return l->k == MX_SYM || (l->k == MX_MUL && l->kids[0]->k == MX_SYM && l->kids[1]->k == MX_SYM);
 }
 static int is_ineq(const MxNode *n) {
     if (n->k != MX_REL) return 0;
+    if (n->n == 2 && n->ops[0] == MX_NE) return 1; // handled by intervals()
     for (int i = 0; i < n->n - 1; i++)
         if (n->ops[i] == MX_EQ || n->ops[i] == MX_NE || n->ops[i] == MX_IN) return 0;
     return 1;
@@ -338,7 +342,7 @@ static MxNode *mk_interval(Eq *e, MxNode *lo, MxNode *hi, char open, char close)
 
 // x > 3 -> (3, inf); 1 <= x < 2 -> [1, 2); NULL when n is no such inequality.
 static MxNode *ineq_interval(Eq *e, MxNode *n) {
-    if (!is_ineq(n)) return NULL;
+    if (!is_ineq(n) || n->ops[0] == MX_NE) return NULL;
     if (n->n == 2) {
         int op = n->ops[0];
         MxNode *v = n->kids[0], *k = n->kids[1];
@@ -375,6 +379,13 @@ static int intervals(Eq *e, MxNode *n, MxNode **out, int max) {
             k += m;
         }
         return k;
+    }
+    if (n->k == MX_REL && n->n == 2 && n->ops[0] == MX_NE && max >= 2 &&
+        (n->kids[0]->k == MX_SYM) != (n->kids[1]->k == MX_SYM)) { // x != c: two open rays
+        MxNode *c = n->kids[0]->k == MX_SYM ? n->kids[1] : n->kids[0];
+        out[0] = mk_interval(e, mk_inf(e, 1), c, '(', ')');
+        out[1] = mk_interval(e, c, mk_inf(e, 0), '(', ')');
+        return out[0] && out[1] ? 2 : -1;
     }
     if (n->k == MX_SET && n->n == 0) return 0; // the empty set
     return -1;
@@ -465,7 +476,8 @@ static int eq(Eq *e, MxNode *a, MxNode *b, const char **why, int depth) {
     if (b->k == MX_REL && b->n == 2 && b->ops[0] == MX_IN) b = b->kids[1];
     // assignments: x = 6 is 6, but not y = 6
     if (is_assign(a) && is_assign(b)) {
-        if (strcmp(a->kids[0]->name, b->kids[0]->name) != 0) { *why = "different variables"; return 0; }
+        const char *w;
+        if (eq(e, a->kids[0], b->kids[0], &w, depth + 1) != 1) { *why = "different variables"; return 0; }
         return eq(e, a->kids[1], b->kids[1], why, depth + 1);
     }
     if (is_assign(a) && b->k != MX_REL) return eq(e, a->kids[1], b, why, depth + 1);

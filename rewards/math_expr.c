@@ -327,6 +327,37 @@ static MxNode *parse_primary(P *p, int no_mixed) {
     case T_NUM: {
         p->pos++;
         r = number(p, t);
+        // 0.1\overline{6} = 1/6: a repeating decimal
+        if (r && is_cmd(p, "overline") && memchr(t->s, '.', (size_t)t->len) && !memchr(t->s, 'e', (size_t)t->len) &&
+            p->pos + 3 < p->nt && p->t[p->pos + 1].k == T_OP && p->t[p->pos + 1].c == '{' &&
+            p->t[p->pos + 2].k == T_NUM && p->t[p->pos + 3].k == T_OP && p->t[p->pos + 3].c == '}') {
+            const Tok *rep = &p->t[p->pos + 2];
+            const char *dot = memchr(t->s, '.', (size_t)t->len);
+            int f = (int)(t->s + t->len - dot - 1), k = rep->len, digits = 1;
+            for (int i = 0; i < k; i++) digits &= isdigit((unsigned char)rep->s[i]) != 0;
+            if (digits && k <= 50 && f <= 50) {
+                char buf[64];
+                memcpy(buf, rep->s, (size_t)k);
+                buf[k] = 0;
+                mpq_t c;
+                mpz_t den;
+                mpq_init(c);
+                mpz_init(den);
+                mpz_set_str(mpq_numref(c), buf, 10);
+                mpz_ui_pow_ui(den, 10, (unsigned long)k);
+                mpz_sub_ui(den, den, 1);
+                mpz_t tf;
+                mpz_init(tf);
+                mpz_ui_pow_ui(tf, 10, (unsigned long)f);
+                mpz_mul(den, den, tf);
+                mpq_set_den(c, den);
+                mpq_canonicalize(c);
+                mpq_add(r->q, r->q, c);
+                mpz_clears(den, tf, NULL);
+                mpq_clear(c);
+                p->pos += 4;
+            }
+        }
         // mixed number: 2\frac{1}{2} = 5/2
         int plain = 1;
         for (int i = 0; i < t->len; i++) plain &= isdigit((unsigned char)t->s[i]) != 0;

@@ -5,9 +5,10 @@
 //
 // Table lines: MODE <tab> EXPECTED <tab> GOLD <tab> TEXT <tab> REASON, where
 // MODE is v (TEXT is a completion for math_verify) or e (TEXT is an answer for
-// math_equivalent), EXPECTED is 1 or 0, and <NL> in TEXT stands for a newline.
+// math_equivalent), EXPECTED is 1 or 0, and <NL> in GOLD or TEXT is a newline.
 // accuracy.tsv has a leading STYLE column (gsm8k / math).
 // Run with two arguments (PRED GOLD) it prints the verdict instead.
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ static void run_table(const char *rel, int style_col, Tally *gsm, Tally *mth, in
         char **c = fl + (style_col ? 1 : 0);
         if (nf < (style_col ? 6 : 5)) { CHECK(0, "%s:%d: expected %d tab-separated fields", rel, lineno, style_col ? 6 : 5); continue; }
         unescape(c[3]);
+        unescape(c[2]);
         char detail[512];
         int got;
         if (c[0][0] == 'v') got = math_verify(c[3], c[2], &o, detail, sizeof detail) > 0.5;
@@ -192,6 +194,45 @@ static void nasty_inputs(void) {
     free(nest);
 }
 
+// The same checks from several threads at once give the same verdicts as one
+// thread (no shared mutable state; the ASan build also watches memory).
+static const char *const thread_pairs[][2] = {
+    {"\\frac{1}{2}", "0.5"}, {"(x+1)^2", "x^2+2x+1"}, {"2\\pi", "6.283185307"}, {"(1,2]", "[1,2]"},
+    {"\\sqrt{8}", "2\\sqrt{2}"}, {"x>3", "(3,\\infty)"}, {"1,000", "1000"}, {"\\{1,2\\}", "\\{2,1\\}"},
+    {"y=6", "x=6"}, {"2^{10^{10}}", "1"}, {"Monday", "\\text{monday}"}, {"3 \\pm 1", "2, 4"}};
+#define NPAIRS ((int)(sizeof thread_pairs / sizeof thread_pairs[0]))
+typedef struct { int verdict[NPAIRS]; int mismatches; const int *want; } ThreadJob;
+static void *thread_run(void *arg) {
+    ThreadJob *j = arg;
+    MathOptions o;
+    math_options_default(&o);
+    char why[160];
+    for (int rep = 0; rep < 40; rep++)
+        for (int i = 0; i < NPAIRS; i++) {
+            int r = math_equivalent(thread_pairs[i][0], thread_pairs[i][1], &o, why, sizeof why);
+            if (j->want && r != j->want[i]) j->mismatches++;
+            j->verdict[i] = r;
+        }
+    return NULL;
+}
+static void thread_checks(void) {
+    ThreadJob ref = {{0}, 0, NULL};
+    thread_run(&ref);
+    ThreadJob jobs[4];
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t] = (ThreadJob){{0}, 0, ref.verdict};
+        CHECK(pthread_create(&th[t], NULL, thread_run, &jobs[t]) == 0, "pthread_create %d", t);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        CHECK(jobs[t].mismatches == 0, "thread %d: %d verdicts differ from the single-threaded run", t, jobs[t].mismatches);
+    }
+    int expect[NPAIRS] = {1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1};
+    for (int i = 0; i < NPAIRS; i++)
+        CHECK(ref.verdict[i] == expect[i], "pair %d [%s] [%s]: %d", i, thread_pairs[i][0], thread_pairs[i][1], ref.verdict[i]);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3) {
         MathOptions o;
@@ -216,5 +257,6 @@ int main(int argc, char **argv) {
     CHECK(g.right >= g.n - 1, "gsm8k-style accuracy fell: %d/%d", g.right, g.n);
     CHECK(m.right >= m.n, "math-style accuracy fell: %d/%d", m.right, m.n);
     nasty_inputs();
+    thread_checks();
     return tu_finish("test_math_verify");
 }
