@@ -204,10 +204,10 @@ static MxNode *number(P *p, const Tok *t) {
     mpq_init(n->q);
     n->has_q = 1;
     // mantissa digits, the decimal point's place and the exponent
-    char buf[128];
+    char buf[1040];
     int nd = 0, frac = 0, seen_dot = 0, i = 0;
     long ex = 0;
-    if (t->len > 100) { fail(p, "number too long"); return NULL; }
+    if (t->len > 1024) { fail(p, "number too long"); return NULL; }
     for (; i < t->len; i++) {
         char c = t->s[i];
         if (c == '.') { seen_dot = 1; n->decimal = 1; continue; }

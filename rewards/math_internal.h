@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #define MX_MAX_INPUT 4096   // longer answers are not parsed (compared as text)
-#define MX_MAX_DEPTH 200    // nesting of brackets / operators
+#define MX_MAX_DEPTH 600    // parser recursion (about 6 levels per bracket: ~100 brackets deep)
 #define MX_MAX_NODES 20000
 #define MX_MAX_BITS  (1L << 18) // numerator + denominator bits of any exact value
 
