@@ -183,11 +183,25 @@ static int answer_is(const char *s, const char *end, const char **cs, size_t *cl
         }
     }
     size_t nl = number_at(p, eol);
-    if (nl > 0) { *cs = p, *cl = nl; return 1; }
-    // up to the end of the sentence
+    if (nl > 0) {
+        // "42 ... in 3 steps" is 42, but "2\sqrt{2}", "2x + 1" and "5 \text{ cm}" go on
+        const char *q = p + nl;
+        while (q < eol && *q == ' ') q++;
+        int more = q < eol && (*q == '\\' || strchr("+-*/^={}_", *q) || (q == p + nl && isalpha((unsigned char)*q)) ||
+                               (q == p + nl && *q == '('));
+        if (q + 1 < eol && q[0] == '*' && q[1] == '*') more = 0; // **27** (markdown bold)
+        if (!more) { *cs = p, *cl = nl; return 1; }
+    }
+    // up to the end of the sentence, or a ", which ..." clause outside brackets
     const char *e = p;
+    int depth = 0;
     while (e < eol) {
+        if (*e == '(' || *e == '[' || *e == '{') depth++;
+        else if ((*e == ')' || *e == ']' || *e == '}') && depth > 0) depth--;
         if (*e == '.' && (e + 1 == eol || isspace((unsigned char)e[1]))) break;
+        if (*e == ',' && depth == 0 && e + 4 < eol && e[1] == ' ' && isalpha((unsigned char)e[2]) &&
+            isalpha((unsigned char)e[3]) && (isalpha((unsigned char)e[4]) || e[4] == ' '))
+            break;
         e++;
     }
     if (e == p) return 0;
