@@ -49,26 +49,30 @@ static int has_degrees(const char *s) {
 static int equivalent_plain(const char *pred, const char *gold, const MathOptions *o, char *why, size_t wn);
 
 // 60^\circ against \frac{\pi}{3}: when one side is in degrees and the other
-// mentions pi, the degrees are also tried as radians.
+// mentions pi, the degrees are also tried as radians; 50\% against 1/2: when
+// exactly one side is a percentage, it is also tried as a fraction.
 int math_equivalent(const char *pred, const char *gold, const MathOptions *o, char *why, size_t wn) {
     int r = equivalent_plain(pred, gold, o, why, wn);
     if (r || !pred || !gold) return r;
-    int dp = has_degrees(pred) && strstr(gold, "pi"), dg = has_degrees(gold) && strstr(pred, "pi");
-    if (!dp && !dg) return r;
-    const char *deg = dp ? pred : gold;
-    size_t n = strlen(deg);
-    if (n > MX_MAX_INPUT) return r;
-    char *norm = malloc(2 * MX_MAX_INPUT + 16), *conv = malloc(2 * MX_MAX_INPUT + 64);
-    if (norm && conv && mathn_normalize(deg, norm, 2 * MX_MAX_INPUT + 16) == 0) {
-        snprintf(conv, 2 * MX_MAX_INPUT + 64, "\\frac{\\pi}{180}(%s)", norm);
-        char w2[160];
-        if (equivalent_plain(dp ? conv : pred, dp ? gold : conv, o, w2, sizeof w2)) {
-            r = 1;
-            if (why && wn) snprintf(why, wn, "equal (degrees as radians)");
+    // 50\% against 1/2: a percentage is also tried as a fraction (never the other way round)
+    for (int pass = 0; pass < 2 && !r; pass++) {
+        int sp = pass ? strchr(pred, '%') != NULL : has_degrees(pred) && strstr(gold, "pi");
+        int sg = pass ? strchr(gold, '%') != NULL : has_degrees(gold) && strstr(pred, "pi");
+        if (sp == sg) continue;
+        const char *side = sp ? pred : gold;
+        if (strlen(side) > MX_MAX_INPUT) continue;
+        char *norm = malloc(2 * MX_MAX_INPUT + 16), *conv = malloc(2 * MX_MAX_INPUT + 64);
+        if (norm && conv && mathn_normalize(side, norm, 2 * MX_MAX_INPUT + 16) == 0) {
+            snprintf(conv, 2 * MX_MAX_INPUT + 64, pass ? "(%s)/100" : "\\frac{\\pi}{180}(%s)", norm);
+            char w2[160];
+            if (equivalent_plain(sp ? conv : pred, sp ? gold : conv, o, w2, sizeof w2)) {
+                r = 1;
+                if (why && wn) snprintf(why, wn, pass ? "equal (percent as a fraction)" : "equal (degrees as radians)");
+            }
         }
+        free(norm);
+        free(conv);
     }
-    free(norm);
-    free(conv);
     return r;
 }
 
