@@ -109,6 +109,8 @@ static int last_number(const char *s, const char *end, const char **cs, size_t *
             }
             if (l > 0) {
                 best = p, bl = l;
+                // a unicode minus sign (U+2212) right before the digits
+                if (*p != '-' && p - s >= 3 && memcmp(p - 3, "\xe2\x88\x92", 3) == 0) best = p - 3, bl = l + 3;
                 p += l;
                 continue;
             }

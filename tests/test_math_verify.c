@@ -184,6 +184,20 @@ static void nasty_inputs(void) {
         CHECK(dt < 2.0, "%s took %.1f s", huge[i], dt);
         math_equivalent(huge[i], huge[i], &o, why, sizeof why);
     }
+    // the deadline: 180 big binomials take tens of ms exactly; a 1 ms limit stops them
+    {
+        char *many = malloc(180 * 24 + 1);
+        many[0] = 0;
+        for (int i = 0; i < 180; i++) strcat(many, i ? "+\\binom{100000}{5000}" : "\\binom{100000}{5000}");
+        MathOptions quick = o;
+        quick.time_limit_ms = 1;
+        clock_t t0 = clock();
+        int r = math_equivalent(many, "1", &quick, why, sizeof why);
+        double dt = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        CHECK(r == 0 && strstr(why, "time limit"), "1 ms limit: %d %s", r, why);
+        CHECK(dt < 1.0, "1 ms limit took %.2f s", dt);
+        free(many);
+    }
     // 10k nested braces around an answer
     char *nest = malloc(20100);
     for (int i = 0; i < 10000; i++) nest[i] = '{';
