@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rewards/math.h"
 #include "rewards/math_internal.h"
@@ -98,13 +99,12 @@ static int equivalent_plain(const char *pred, const char *gold, const MathOption
     MxNode *a = lp == 0 ? mx_parse(&arena, np, ep, sizeof ep) : NULL;
     MxNode *b = lg == 0 ? mx_parse(&arena, ng, eg, sizeof eg) : NULL;
     if (!a || !b) {
-        char kp[256], kg[256];
-        mathn_textkey(np, kp, sizeof kp);
-        mathn_textkey(ng, kg, sizeof kg);
+        // neither parses: the same characters up to case and spaces (punctuation
+        // counts here, so 3:4 is not 34:)
         if (clock.expired) { if (why && wn) snprintf(why, wn, "not equal (time limit)"); }
-        else if (kp[0] && strcmp(kp, kg) == 0 && strlen(sp) < 256 && strlen(sg) < 256 && (!a && !b)) {
+        else if (!a && !b && strcasecmp(sp, sg) == 0) {
             r = 1;
-            if (why && wn) snprintf(why, wn, "equal (same words)");
+            if (why && wn) snprintf(why, wn, "equal (same text)");
         } else if (why && wn)
             snprintf(why, wn, "not equal (cannot parse %s: %s)", !a ? "answer" : "gold",
                      !a ? (lp ? "too long" : ep) : (lg ? "too long" : eg));

@@ -138,6 +138,19 @@ static int ex(MxCtx *c, const MxNode *n, mpq_t out, int depth) {
             mpq_clear(a);
             return ok;
         }
+        if (strcmp(n->name, "floor") == 0 || strcmp(n->name, "ceil") == 0) {
+            mpq_init(a);
+            if ((ok = ex(c, n->kids[0], a, depth + 1))) {
+                mpz_t z;
+                mpz_init(z);
+                if (n->name[0] == 'f') mpz_fdiv_q(z, mpq_numref(a), mpq_denref(a));
+                else mpz_cdiv_q(z, mpq_numref(a), mpq_denref(a));
+                mpq_set_z(out, z);
+                mpz_clear(z);
+            }
+            mpq_clear(a);
+            return ok;
+        }
         if (strcmp(n->name, "binom") == 0 && n->n == 2) {
             mpq_inits(a, b, NULL);
             if (ex(c, n->kids[0], a, depth + 1) && ex(c, n->kids[1], b, depth + 1) &&
@@ -218,6 +231,8 @@ static int dv(MxCtx *c, const MxNode *n, int pt, double *out, int depth) {
         else if (!strcmp(f, "cosh")) *out = cosh(a);
         else if (!strcmp(f, "tanh")) *out = tanh(a);
         else if (!strcmp(f, "exp")) *out = exp(a);
+        else if (!strcmp(f, "floor")) *out = floor(a);
+        else if (!strcmp(f, "ceil")) *out = ceil(a);
         else if (!strcmp(f, "ln")) *out = log(a);
         else if (!strcmp(f, "lg")) *out = log10(a);
         else if (!strcmp(f, "log")) *out = n->n == 2 ? log(a) / log(b) : log(a);
@@ -312,6 +327,11 @@ static int eq(Eq *e, MxNode *a, MxNode *b, const char **why, int depth);
 static int is_assign(const MxNode *n) {
     if (n->k != MX_REL || n->n != 2 || n->ops[0] != MX_EQ) return 0;
     const MxNode *l = n->kids[0];
+    if (l->k == MX_TUPLE) { // (a, b) = (1, 2)
+        for (int i = 0; i < l->n; i++)
+            if (l->kids[i]->k != MX_SYM) return 0;
+        return 1;
+    }
     return l->k == MX_SYM || (l->k == MX_MUL && l->kids[0]->k == MX_SYM && l->kids[1]->k == MX_SYM);
 }
 static int is_ineq(const MxNode *n) {

@@ -273,6 +273,16 @@ static MxNode *parse_func(P *p, const char *name, int len) {
         p->pos++;
         if (!(pw = parse_arg(p))) return NULL;
     }
+    // \sin^{-1} x is arcsin x
+    if (pw && pw->k == MX_NEG && pw->kids[0]->k == MX_NUM && mpq_cmp_ui(pw->kids[0]->q, 1, 1) == 0 &&
+        (!strcmp(f->name, "sin") || !strcmp(f->name, "cos") || !strcmp(f->name, "tan"))) {
+        char *nm = malloc(8);
+        if (!nm) { fail(p, "out of memory"); return NULL; }
+        snprintf(nm, 8, "arc%s", f->name);
+        free(f->name);
+        f->name = nm;
+        pw = NULL;
+    }
     if (is_op(p, '(')) {
         p->pos++;
         f->kids[0] = parse_rel(p);
@@ -428,6 +438,13 @@ static MxNode *parse_primary(P *p, int no_mixed) {
             if (!a) return NULL;
             if (idx) r = bin(p, MX_ROOT, a, idx);
             else if ((r = named(p, MX_FUNC, "sqrt", 4, 1))) r->kids[0] = a;
+        } else if (word_is(t, "lfloor") || word_is(t, "lceil")) {
+            int fl = word_is(t, "lfloor");
+            MxNode *a = parse_sum(p);
+            if (!a) return NULL;
+            if (!is_cmd(p, fl ? "rfloor" : "rceil")) { fail(p, fl ? "expected \\rfloor" : "expected \\rceil"); return NULL; }
+            p->pos++;
+            if ((r = named(p, MX_FUNC, fl ? "floor" : "ceil", fl ? 5 : 4, 1))) r->kids[0] = a;
         } else if (word_is(t, "pi")) r = node(p, MX_PI, 0);
         else if (word_is(t, "infty") || word_is(t, "infin")) r = node(p, MX_INF, 0);
         else if (word_is(t, "emptyset") || word_is(t, "varnothing")) r = node(p, MX_SET, 0);
@@ -543,7 +560,7 @@ static int starts_value(P *p) {
     if (t->k == T_CMD) {
         static const char *const ops[] = {"cdot", "times", "div", "pm", "mp", "le", "leq", "ge", "geq", "ne",
                                           "neq", "lt", "gt", "cup", "cap", "in", "to", "rightarrow", "approx",
-                                          "equiv", "implies", "Rightarrow", "ast", "setminus", NULL};
+                                          "equiv", "implies", "Rightarrow", "ast", "setminus", "rfloor", "rceil", NULL};
         for (int i = 0; ops[i]; i++)
             if (word_is(t, ops[i])) return 0;
         return 1;
