@@ -2,6 +2,7 @@
 // both values are rational, numeric evaluation at random points otherwise
 // (polynomials, radicals, pi, e), and structural rules for tuples, sets,
 // intervals, inequalities, assignments and matrices.
+#include <complex.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -243,6 +244,63 @@ static int dv(MxCtx *c, const MxNode *n, int pt, double *out, int depth) {
     }
 }
 
+// Complex value of n at point pt, for answers with the imaginary unit i.
+static int dvc(MxCtx *c, const MxNode *n, int pt, double complex *out, int depth) {
+    if (!n || depth > EVAL_DEPTH || mx_clock_up(c->clock)) return 0;
+    double complex a = 0, b = 0;
+    switch (n->k) {
+    case MX_NUM: *out = mpq_get_d(n->q); return 1;
+    case MX_SYM: *out = strcmp(n->name, "i") == 0 ? I : var_value(n->name, pt); return 1;
+    case MX_PI: *out = M_PI; return 1;
+    case MX_E: *out = M_E; return 1;
+    case MX_NEG: // + 0.0 turns a -0 imaginary part into +0: csqrt(-4) is 2i, not -2i
+        if (!dvc(c, n->kids[0], pt, &a, depth + 1)) return 0;
+        *out = CMPLX(-creal(a), -cimag(a) + 0.0);
+        return 1;
+    case MX_ABS: if (!dvc(c, n->kids[0], pt, &a, depth + 1)) return 0; *out = cabs(a); return 1;
+    case MX_ADD: case MX_SUB: case MX_MUL: case MX_DIV: case MX_POW: case MX_ROOT:
+        if (!dvc(c, n->kids[0], pt, &a, depth + 1) || !dvc(c, n->kids[1], pt, &b, depth + 1)) return 0;
+        switch (n->k) {
+        case MX_ADD: *out = a + b; break;
+        case MX_SUB: *out = a - b; break;
+        case MX_MUL: *out = a * b; break;
+        case MX_DIV: *out = a / b; break;
+        case MX_POW: // integer powers exactly by repeated products (cpow is inexact for i^2)
+            if (cimag(b) == 0 && creal(b) == floor(creal(b)) && fabs(creal(b)) <= 64) {
+                double complex r = 1;
+                for (int k = 0; k < (int)fabs(creal(b)); k++) r *= a;
+                *out = creal(b) < 0 ? 1 / r : r;
+            } else *out = cpow(a, b);
+            break;
+        default: *out = cpow(a, 1 / b);
+        }
+        return 1;
+    case MX_FUNC: {
+        if (!dvc(c, n->kids[0], pt, &a, depth + 1)) return 0;
+        const char *f = n->name;
+        if (n->n == 2 && !dvc(c, n->kids[1], pt, &b, depth + 1)) return 0;
+        if (!strcmp(f, "sqrt")) *out = csqrt(a);
+        else if (!strcmp(f, "sin")) *out = csin(a);
+        else if (!strcmp(f, "cos")) *out = ccos(a);
+        else if (!strcmp(f, "tan")) *out = ctan(a);
+        else if (!strcmp(f, "exp")) *out = cexp(a);
+        else if (!strcmp(f, "ln")) *out = clog(a);
+        else if (!strcmp(f, "log")) *out = n->n == 2 ? clog(a) / clog(b) : clog(a);
+        else return 0;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+static int has_i(const MxNode *n, int depth) {
+    if (!n || depth > EVAL_DEPTH) return 0;
+    if (n->k == MX_SYM && strcmp(n->name, "i") == 0) return 1;
+    for (int i = 0; i < n->n; i++)
+        if (has_i(n->kids[i], depth + 1)) return 1;
+    return 0;
+}
+
 static int has_kind(const MxNode *n, MxKind k, int depth) {
     if (!n || depth > EVAL_DEPTH) return 0;
     if (n->k == k) return 1;
@@ -295,6 +353,27 @@ static int scalar_equal(Eq *e, const MxNode *a, const MxNode *b, const char **wh
     if (r != -2) return r;
     double tol = (da || db) ? fmax(c->rel_tol, SYM_TOL) : SYM_TOL;
     int vars = has_kind(a, MX_SYM, 0) || has_kind(b, MX_SYM, 0);
+    if (has_i(a, 0) || has_i(b, 0)) { // complex numbers: i^2 = -1
+        for (int pt = 0; pt < NPOINTS; pt++) {
+            double complex x, y;
+            if (!dvc(c, a, pt, &x, 0) || !dvc(c, b, pt, &y, 0)) {
+                if (mx_clock_up(c->clock)) c->timed_out = 1;
+                *why = "cannot evaluate";
+                return -1;
+            }
+            if (isnan(creal(x)) || isnan(cimag(x)) || isnan(creal(y)) || isnan(cimag(y)) || isinf(creal(x)) ||
+                isinf(cimag(x)) || isinf(creal(y)) || isinf(cimag(y))) {
+                *why = "cannot evaluate";
+                return -1;
+            }
+            if (cabs(x - y) > tol * fmax(cabs(x), cabs(y)) && cabs(x - y) > 1e-12) {
+                *why = "values differ";
+                return 0;
+            }
+        }
+        *why = "equal";
+        return 1;
+    }
     int good = 0;
     for (int pt = 0; pt < (vars ? NPOINTS : 1); pt++) {
         double x, y;
