@@ -122,6 +122,8 @@ static int last_number(const char *s, const char *end, const char **cs, size_t *
     return 1;
 }
 
+static int answer_is(const char *s, const char *end, const char **cs, size_t *cl);
+
 static int answer_tag(const char *s, const char *end, const char **cs, size_t *cl) {
     const char *limit = end;
     for (;;) {
@@ -135,6 +137,9 @@ static int answer_tag(const char *s, const char *end, const char **cs, size_t *c
             const char *bs;
             size_t bl;
             if (last_box(c0, c, &bs, &bl)) { *cs = bs, *cl = bl; return 1; }
+            // <answer>The final answer is 5.</answer>
+            if (find_last(c0, c, "answer is", 1) || find_last(c0, c, "answer:", 1))
+                if (answer_is(c0, c, &bs, &bl)) { *cs = bs, *cl = bl; return 1; }
             const char *a = c0, *b = c;
             while (a < b && isspace((unsigned char)*a)) a++;
             if (a < b) { *cs = c0, *cl = (size_t)(c - c0); return 1; }
