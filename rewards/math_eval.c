@@ -2,6 +2,7 @@
 // rational, numeric evaluation (real, or complex when i appears) at random
 // points otherwise -- polynomials, radicals, pi, e, trig.
 #include <complex.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@ static int q_fits(const mpq_t q) {
     return (long)(mpz_sizeinbase(mpq_numref(q), 2) + mpz_sizeinbase(mpq_denref(q), 2)) <= MX_MAX_BITS;
 }
 
-// Exact root of a non-negative integer; 1 when exact.
+// Exact k-th root of an integer (of a negative one only for odd k); 1 when exact.
 static int z_root(mpz_t out, const mpz_t x, unsigned long k) {
     if (mpz_sgn(x) < 0) {
         if (k % 2 == 0) return 0;
@@ -49,6 +50,7 @@ static int q_root(mpq_t out, const mpq_t x, unsigned long k) {
 static int q_pow_int(mpq_t out, const mpq_t x, const mpz_t e) {
     if (!mpz_fits_slong_p(e)) return 0;
     long ev = mpz_get_si(e);
+    if (ev == LONG_MIN) return 0; // -ev would overflow
     if (mpq_sgn(x) == 0) {
         if (ev < 0) return 0;
         mpq_set_ui(out, ev == 0 ? 1 : 0, 1);

@@ -214,6 +214,8 @@ static MxNode *number(P *p, const Tok *t) {
         if (c == 'e' || c == 'E') {
             n->decimal = 1;
             ex = strtol(t->s + i + 1, NULL, 10);
+            if (ex > 100000) ex = 100000; // refused below; keeps ex - frac from overflowing
+            if (ex < -100000) ex = -100000;
             break;
         }
         buf[nd++] = c;
