@@ -9,6 +9,7 @@
 // accuracy.tsv has a leading STYLE column (gsm8k / math).
 // Run with two arguments (PRED GOLD) it prints the verdict instead.
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,61 @@ static void nasty_inputs(void) {
     free(nest);
 }
 
+// Property check: random expressions written two ways (commuted operands,
+// \left( \right), \cdot / juxtaposition / *, \frac / slash, ^{} / **) are
+// equal, and adding 1 makes them unequal. Denominators are x + k or a nonzero
+// constant so every value is defined.
+typedef struct PNode { int k, v; struct PNode *a, *b; } PNode;
+static PNode *pgen(uint64_t *rng, int d, PNode *pool, int *np) {
+    PNode *n = &pool[(*np)++];
+    memset(n, 0, sizeof *n);
+    if (d > 3 || tu_rand_u64(rng) % 3 == 0) {
+        n->k = tu_rand_u64(rng) % 3 ? 0 : 1;
+        n->v = n->k ? (int)(tu_rand_u64(rng) % 3) : 1 + (int)(tu_rand_u64(rng) % 9);
+        return n;
+    }
+    n->k = 2 + (int)(tu_rand_u64(rng) % 5); // + - * ^ /
+    n->a = pgen(rng, d + 1, pool, np);
+    if (n->k == 5) { n->v = 1 + (int)(tu_rand_u64(rng) % 3); return n; }
+    if (n->k == 6) { n->v = 1 + (int)(tu_rand_u64(rng) % 5); return n; } // / (y + v)
+    n->b = pgen(rng, d + 1, pool, np);
+    return n;
+}
+static void pprint(const PNode *n, char *o, size_t on, int alt, uint64_t *rng) {
+    char A[2048], B[2048];
+    if (n->k == 0) { snprintf(o, on, "%d", n->v); return; }
+    if (n->k == 1) { snprintf(o, on, "%c", "xyz"[n->v]); return; }
+    pprint(n->a, A, sizeof A, alt, rng);
+    if (n->b) pprint(n->b, B, sizeof B, alt, rng);
+    int flip = alt && (tu_rand_u64(rng) & 1);
+    switch (n->k) {
+    case 2: snprintf(o, on, flip ? "\\left(%s\\right) + (%s)" : "(%s)+(%s)", flip ? B : A, flip ? A : B); break;
+    case 3: if (flip) snprintf(o, on, "-(%s) + (%s)", B, A); else snprintf(o, on, "(%s)-(%s)", A, B); break;
+    case 4: snprintf(o, on, flip ? "(%s) \\cdot (%s)" : alt ? "(%s)(%s)" : "(%s)*(%s)", flip ? B : A, flip ? A : B); break;
+    case 5: snprintf(o, on, alt ? "\\left(%s\\right)^{%d}" : "(%s)**%d", A, n->v); break;
+    default: snprintf(o, on, alt ? "\\frac{%s}{y + %d}" : "(%s)/(y+%d)", A, n->v);
+    }
+}
+static void property_checks(void) {
+    MathOptions o;
+    math_options_default(&o);
+    uint64_t rng = 2026;
+    PNode pool[64];
+    int bad_eq = 0, bad_ne = 0;
+    for (int it = 0; it < 1500; it++) {
+        int np = 0;
+        PNode *t = pgen(&rng, 0, pool, &np);
+        char a[2048], b[2048], c[2100], why[160];
+        pprint(t, a, sizeof a, 0, &rng);
+        pprint(t, b, sizeof b, 1, &rng);
+        snprintf(c, sizeof c, "%s + 1", b);
+        if (!math_equivalent(b, a, &o, why, sizeof why) && bad_eq++ < 5) printf("  not equal: [%s] [%s] %s\n", a, b, why);
+        if (math_equivalent(c, a, &o, why, sizeof why) && bad_ne++ < 5) printf("  equal: [%s] [%s]\n", a, c);
+    }
+    CHECK(bad_eq == 0, "%d rewritten expressions judged not equal", bad_eq);
+    CHECK(bad_ne == 0, "%d expressions plus 1 judged equal", bad_ne);
+}
+
 // The same checks from several threads at once give the same verdicts as one
 // thread (no shared mutable state; the ASan build also watches memory).
 static const char *const thread_pairs[][2] = {
@@ -274,6 +330,7 @@ int main(int argc, char **argv) {
     CHECK(g.right >= g.n - 2, "gsm8k-style accuracy fell: %d/%d", g.right, g.n);
     CHECK(m.right >= m.n, "math-style accuracy fell: %d/%d", m.right, m.n);
     nasty_inputs();
+    property_checks();
     thread_checks();
     return tu_finish("test_math_verify");
 }
