@@ -15,7 +15,7 @@
 void mx_clock_start(MxClock *c, int limit_ms) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    c->deadline_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec + (long long)(limit_ms > 0 ? limit_ms : 1) * 1000000LL;
+    c->deadline_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec + (long long)(limit_ms > 0 ? limit_ms : 2000) * 1000000LL; // <= 0: the default
     c->polls = 0;
     c->expired = 0;
 }
