@@ -90,7 +90,7 @@ static int equivalent_plain(const char *pred, const char *gold, const MathOption
     squeeze(np, sp, cap);
     squeeze(ng, sg, cap);
     if (!sp[0]) { if (why && wn) snprintf(why, wn, "empty answer"); goto out; }
-    if (lp == 0 && lg == 0 && strcmp(sp, sg) == 0) { r = 1; if (why && wn) snprintf(why, wn, "equal"); goto out; }
+    if (lp == 0 && lg == 0 && strcmp(np, ng) == 0) { r = 1; if (why && wn) snprintf(why, wn, "equal"); goto out; }
     MxClock clock;
     mx_clock_start(&clock, o->time_limit_ms);
     MxArena arena;
@@ -113,7 +113,7 @@ static int equivalent_plain(const char *pred, const char *gold, const MathOption
         char w[96];
         r = mx_equiv(&ctx, &arena, a, b, w, sizeof w);
         if (r < 0) { // numbers we cannot evaluate: fall back to the written form
-            r = strcmp(sp, sg) == 0;
+            r = strcmp(np, ng) == 0;
             snprintf(w, sizeof w, "%s", r ? "equal (same text)" : "cannot evaluate; text differs");
         }
         if (why && wn) snprintf(why, wn, "%s%s", r ? "" : "not equal (", r ? w : w);
