@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rewards/math.h"
 #include "rewards/math_internal.h"
@@ -49,26 +50,30 @@ static int has_degrees(const char *s) {
 static int equivalent_plain(const char *pred, const char *gold, const MathOptions *o, char *why, size_t wn);
 
 // 60^\circ against \frac{\pi}{3}: when one side is in degrees and the other
-// mentions pi, the degrees are also tried as radians.
+// mentions pi, the degrees are also tried as radians; 50\% against 1/2: when
+// exactly one side is a percentage, it is also tried as a fraction.
 int math_equivalent(const char *pred, const char *gold, const MathOptions *o, char *why, size_t wn) {
     int r = equivalent_plain(pred, gold, o, why, wn);
     if (r || !pred || !gold) return r;
-    int dp = has_degrees(pred) && strstr(gold, "pi"), dg = has_degrees(gold) && strstr(pred, "pi");
-    if (!dp && !dg) return r;
-    const char *deg = dp ? pred : gold;
-    size_t n = strlen(deg);
-    if (n > MX_MAX_INPUT) return r;
-    char *norm = malloc(2 * MX_MAX_INPUT + 16), *conv = malloc(2 * MX_MAX_INPUT + 64);
-    if (norm && conv && mathn_normalize(deg, norm, 2 * MX_MAX_INPUT + 16) == 0) {
-        snprintf(conv, 2 * MX_MAX_INPUT + 64, "\\frac{\\pi}{180}(%s)", norm);
-        char w2[160];
-        if (equivalent_plain(dp ? conv : pred, dp ? gold : conv, o, w2, sizeof w2)) {
-            r = 1;
-            if (why && wn) snprintf(why, wn, "equal (degrees as radians)");
+    // 50\% against 1/2: a percentage is also tried as a fraction (never the other way round)
+    for (int pass = 0; pass < 2 && !r; pass++) {
+        int sp = pass ? strchr(pred, '%') != NULL : has_degrees(pred) && strstr(gold, "pi");
+        int sg = pass ? strchr(gold, '%') != NULL : has_degrees(gold) && strstr(pred, "pi");
+        if (sp == sg) continue;
+        const char *side = sp ? pred : gold;
+        if (strlen(side) > MX_MAX_INPUT) continue;
+        char *norm = malloc(2 * MX_MAX_INPUT + 16), *conv = malloc(2 * MX_MAX_INPUT + 64);
+        if (norm && conv && mathn_normalize(side, norm, 2 * MX_MAX_INPUT + 16) == 0) {
+            snprintf(conv, 2 * MX_MAX_INPUT + 64, pass ? "(%s)/100" : "\\frac{\\pi}{180}(%s)", norm);
+            char w2[160];
+            if (equivalent_plain(sp ? conv : pred, sp ? gold : conv, o, w2, sizeof w2)) {
+                r = 1;
+                if (why && wn) snprintf(why, wn, pass ? "equal (percent as a fraction)" : "equal (degrees as radians)");
+            }
         }
+        free(norm);
+        free(conv);
     }
-    free(norm);
-    free(conv);
     return r;
 }
 
@@ -85,7 +90,7 @@ static int equivalent_plain(const char *pred, const char *gold, const MathOption
     squeeze(np, sp, cap);
     squeeze(ng, sg, cap);
     if (!sp[0]) { if (why && wn) snprintf(why, wn, "empty answer"); goto out; }
-    if (lp == 0 && lg == 0 && strcmp(sp, sg) == 0) { r = 1; if (why && wn) snprintf(why, wn, "equal"); goto out; }
+    if (lp == 0 && lg == 0 && strcmp(np, ng) == 0) { r = 1; if (why && wn) snprintf(why, wn, "equal"); goto out; }
     MxClock clock;
     mx_clock_start(&clock, o->time_limit_ms);
     MxArena arena;
@@ -94,13 +99,12 @@ static int equivalent_plain(const char *pred, const char *gold, const MathOption
     MxNode *a = lp == 0 ? mx_parse(&arena, np, ep, sizeof ep) : NULL;
     MxNode *b = lg == 0 ? mx_parse(&arena, ng, eg, sizeof eg) : NULL;
     if (!a || !b) {
-        char kp[256], kg[256];
-        mathn_textkey(np, kp, sizeof kp);
-        mathn_textkey(ng, kg, sizeof kg);
+        // neither parses: the same characters up to case and spaces (punctuation
+        // counts here, so 3:4 is not 34:)
         if (clock.expired) { if (why && wn) snprintf(why, wn, "not equal (time limit)"); }
-        else if (kp[0] && strcmp(kp, kg) == 0 && strlen(sp) < 256 && strlen(sg) < 256 && (!a && !b)) {
+        else if (!a && !b && strcasecmp(sp, sg) == 0) {
             r = 1;
-            if (why && wn) snprintf(why, wn, "equal (same words)");
+            if (why && wn) snprintf(why, wn, "equal (same text)");
         } else if (why && wn)
             snprintf(why, wn, "not equal (cannot parse %s: %s)", !a ? "answer" : "gold",
                      !a ? (lp ? "too long" : ep) : (lg ? "too long" : eg));
@@ -109,7 +113,7 @@ static int equivalent_plain(const char *pred, const char *gold, const MathOption
         char w[96];
         r = mx_equiv(&ctx, &arena, a, b, w, sizeof w);
         if (r < 0) { // numbers we cannot evaluate: fall back to the written form
-            r = strcmp(sp, sg) == 0;
+            r = strcmp(np, ng) == 0;
             snprintf(w, sizeof w, "%s", r ? "equal (same text)" : "cannot evaluate; text differs");
         }
         if (why && wn) snprintf(why, wn, "%s%s", r ? "" : "not equal (", r ? w : w);
@@ -136,6 +140,14 @@ double math_verify(const char *completion, const char *gold, const MathOptions *
     char where[64], why[160], sa[128], sg[128];
     if (!ans) { if (detail && dn) snprintf(detail, dn, "out of memory"); return 0.0; }
     double score = 0.0;
+    // a whole reference solution as gold: its "#### x" (GSM8K) or last \boxed{} (MATH)
+    char *gbuf = NULL;
+    if (gold && (strstr(gold, "####") || strstr(gold, "\\boxed") || strstr(gold, "\\fbox"))) {
+        int order[2] = {MATH_X_GSM8K, MATH_X_BOXED};
+        char gw[32];
+        if ((gbuf = malloc(2 * MX_MAX_INPUT)) && mathx_extract(gold, order, 2, gbuf, 2 * MX_MAX_INPUT, gw, sizeof gw))
+            gold = gbuf;
+    }
     if (!math_extract(completion, o, ans, 2 * MX_MAX_INPUT, where, sizeof where)) {
         if (detail && dn) snprintf(detail, dn, "no answer found (%s)", where);
     } else {
@@ -146,5 +158,6 @@ double math_verify(const char *completion, const char *gold, const MathOptions *
         if (detail && dn) snprintf(detail, dn, "extracted %s from %s; gold %s; %s", sa, where, sg, why);
     }
     free(ans);
+    free(gbuf);
     return score;
 }

@@ -14,7 +14,7 @@ typedef struct {
     MathExtractKind order[8]; // extraction methods, tried in this order
     int n_order;
     double rel_tol;           // relative tolerance when a decimal meets a value it cannot write exactly
-    int time_limit_ms;        // per check; over it the verdict is "not equal (time limit)"
+    int time_limit_ms;        // per check (<= 0: 2000); over it the verdict is "not equal (time limit)"
 } MathOptions;
 
 // order: answer_tag, boxed, gsm8k, answer_is, last_number; rel_tol 1e-6; 2000 ms.

@@ -15,7 +15,7 @@
 void mx_clock_start(MxClock *c, int limit_ms) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    c->deadline_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec + (long long)(limit_ms > 0 ? limit_ms : 1) * 1000000LL;
+    c->deadline_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec + (long long)(limit_ms > 0 ? limit_ms : 2000) * 1000000LL; // <= 0: the default
     c->polls = 0;
     c->expired = 0;
 }
@@ -204,16 +204,18 @@ static MxNode *number(P *p, const Tok *t) {
     mpq_init(n->q);
     n->has_q = 1;
     // mantissa digits, the decimal point's place and the exponent
-    char buf[128];
+    char buf[1040];
     int nd = 0, frac = 0, seen_dot = 0, i = 0;
     long ex = 0;
-    if (t->len > 100) { fail(p, "number too long"); return NULL; }
+    if (t->len > 1024) { fail(p, "number too long"); return NULL; }
     for (; i < t->len; i++) {
         char c = t->s[i];
         if (c == '.') { seen_dot = 1; n->decimal = 1; continue; }
         if (c == 'e' || c == 'E') {
             n->decimal = 1;
             ex = strtol(t->s + i + 1, NULL, 10);
+            if (ex > 100000) ex = 100000; // refused below; keeps ex - frac from overflowing
+            if (ex < -100000) ex = -100000;
             break;
         }
         buf[nd++] = c;
@@ -273,6 +275,16 @@ static MxNode *parse_func(P *p, const char *name, int len) {
         p->pos++;
         if (!(pw = parse_arg(p))) return NULL;
     }
+    // \sin^{-1} x is arcsin x
+    if (pw && pw->k == MX_NEG && pw->kids[0]->k == MX_NUM && mpq_cmp_ui(pw->kids[0]->q, 1, 1) == 0 &&
+        (!strcmp(f->name, "sin") || !strcmp(f->name, "cos") || !strcmp(f->name, "tan"))) {
+        char *nm = malloc(8);
+        if (!nm) { fail(p, "out of memory"); return NULL; }
+        snprintf(nm, 8, "arc%s", f->name);
+        free(f->name);
+        f->name = nm;
+        pw = NULL;
+    }
     if (is_op(p, '(')) {
         p->pos++;
         f->kids[0] = parse_rel(p);
@@ -327,6 +339,37 @@ static MxNode *parse_primary(P *p, int no_mixed) {
     case T_NUM: {
         p->pos++;
         r = number(p, t);
+        // 0.1\overline{6} = 1/6: a repeating decimal
+        if (r && is_cmd(p, "overline") && memchr(t->s, '.', (size_t)t->len) && !memchr(t->s, 'e', (size_t)t->len) &&
+            p->pos + 3 < p->nt && p->t[p->pos + 1].k == T_OP && p->t[p->pos + 1].c == '{' &&
+            p->t[p->pos + 2].k == T_NUM && p->t[p->pos + 3].k == T_OP && p->t[p->pos + 3].c == '}') {
+            const Tok *rep = &p->t[p->pos + 2];
+            const char *dot = memchr(t->s, '.', (size_t)t->len);
+            int f = (int)(t->s + t->len - dot - 1), k = rep->len, digits = 1;
+            for (int i = 0; i < k; i++) digits &= isdigit((unsigned char)rep->s[i]) != 0;
+            if (digits && k <= 50 && f <= 50) {
+                char buf[64];
+                memcpy(buf, rep->s, (size_t)k);
+                buf[k] = 0;
+                mpq_t c;
+                mpz_t den;
+                mpq_init(c);
+                mpz_init(den);
+                mpz_set_str(mpq_numref(c), buf, 10);
+                mpz_ui_pow_ui(den, 10, (unsigned long)k);
+                mpz_sub_ui(den, den, 1);
+                mpz_t tf;
+                mpz_init(tf);
+                mpz_ui_pow_ui(tf, 10, (unsigned long)f);
+                mpz_mul(den, den, tf);
+                mpq_set_den(c, den);
+                mpq_canonicalize(c);
+                mpq_add(r->q, r->q, c);
+                mpz_clears(den, tf, NULL);
+                mpq_clear(c);
+                p->pos += 4;
+            }
+        }
         // mixed number: 2\frac{1}{2} = 5/2
         int plain = 1;
         for (int i = 0; i < t->len; i++) plain &= isdigit((unsigned char)t->s[i]) != 0;
@@ -397,6 +440,13 @@ static MxNode *parse_primary(P *p, int no_mixed) {
             if (!a) return NULL;
             if (idx) r = bin(p, MX_ROOT, a, idx);
             else if ((r = named(p, MX_FUNC, "sqrt", 4, 1))) r->kids[0] = a;
+        } else if (word_is(t, "lfloor") || word_is(t, "lceil")) {
+            int fl = word_is(t, "lfloor");
+            MxNode *a = parse_sum(p);
+            if (!a) return NULL;
+            if (!is_cmd(p, fl ? "rfloor" : "rceil")) { fail(p, fl ? "expected \\rfloor" : "expected \\rceil"); return NULL; }
+            p->pos++;
+            if ((r = named(p, MX_FUNC, fl ? "floor" : "ceil", fl ? 5 : 4, 1))) r->kids[0] = a;
         } else if (word_is(t, "pi")) r = node(p, MX_PI, 0);
         else if (word_is(t, "infty") || word_is(t, "infin")) r = node(p, MX_INF, 0);
         else if (word_is(t, "emptyset") || word_is(t, "varnothing")) r = node(p, MX_SET, 0);
@@ -512,7 +562,7 @@ static int starts_value(P *p) {
     if (t->k == T_CMD) {
         static const char *const ops[] = {"cdot", "times", "div", "pm", "mp", "le", "leq", "ge", "geq", "ne",
                                           "neq", "lt", "gt", "cup", "cap", "in", "to", "rightarrow", "approx",
-                                          "equiv", "implies", "Rightarrow", "ast", "setminus", NULL};
+                                          "equiv", "implies", "Rightarrow", "ast", "setminus", "rfloor", "rceil", NULL};
         for (int i = 0; ops[i]; i++)
             if (word_is(t, ops[i])) return 0;
         return 1;

@@ -109,6 +109,8 @@ static int last_number(const char *s, const char *end, const char **cs, size_t *
             }
             if (l > 0) {
                 best = p, bl = l;
+                // a unicode minus sign (U+2212) right before the digits
+                if (*p != '-' && p - s >= 3 && memcmp(p - 3, "\xe2\x88\x92", 3) == 0) best = p - 3, bl = l + 3;
                 p += l;
                 continue;
             }
@@ -119,6 +121,8 @@ static int last_number(const char *s, const char *end, const char **cs, size_t *
     *cs = best, *cl = bl;
     return 1;
 }
+
+static int answer_is(const char *s, const char *end, const char **cs, size_t *cl);
 
 static int answer_tag(const char *s, const char *end, const char **cs, size_t *cl) {
     const char *limit = end;
@@ -133,6 +137,9 @@ static int answer_tag(const char *s, const char *end, const char **cs, size_t *c
             const char *bs;
             size_t bl;
             if (last_box(c0, c, &bs, &bl)) { *cs = bs, *cl = bl; return 1; }
+            // <answer>The final answer is 5.</answer>
+            if (find_last(c0, c, "answer is", 1) || find_last(c0, c, "answer:", 1))
+                if (answer_is(c0, c, &bs, &bl)) { *cs = bs, *cl = bl; return 1; }
             const char *a = c0, *b = c;
             while (a < b && isspace((unsigned char)*a)) a++;
             if (a < b) { *cs = c0, *cl = (size_t)(c - c0); return 1; }
@@ -183,11 +190,25 @@ static int answer_is(const char *s, const char *end, const char **cs, size_t *cl
         }
     }
     size_t nl = number_at(p, eol);
-    if (nl > 0) { *cs = p, *cl = nl; return 1; }
-    // up to the end of the sentence
+    if (nl > 0) {
+        // "42 ... in 3 steps" is 42, but "2\sqrt{2}", "2x + 1" and "5 \text{ cm}" go on
+        const char *q = p + nl;
+        while (q < eol && *q == ' ') q++;
+        int more = q < eol && (*q == '\\' || strchr("+-*/^={}_", *q) || (q == p + nl && isalpha((unsigned char)*q)) ||
+                               (q == p + nl && *q == '('));
+        if (q + 1 < eol && q[0] == '*' && q[1] == '*') more = 0; // **27** (markdown bold)
+        if (!more) { *cs = p, *cl = nl; return 1; }
+    }
+    // up to the end of the sentence, or a ", which ..." clause outside brackets
     const char *e = p;
+    int depth = 0;
     while (e < eol) {
+        if (*e == '(' || *e == '[' || *e == '{') depth++;
+        else if ((*e == ')' || *e == ']' || *e == '}') && depth > 0) depth--;
         if (*e == '.' && (e + 1 == eol || isspace((unsigned char)e[1]))) break;
+        if (*e == ',' && depth == 0 && e + 4 < eol && e[1] == ' ' && isalpha((unsigned char)e[2]) &&
+            isalpha((unsigned char)e[3]) && (isalpha((unsigned char)e[4]) || e[4] == ' '))
+            break;
         e++;
     }
     if (e == p) return 0;

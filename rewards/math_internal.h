@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #define MX_MAX_INPUT 4096   // longer answers are not parsed (compared as text)
-#define MX_MAX_DEPTH 200    // nesting of brackets / operators
+#define MX_MAX_DEPTH 600    // parser recursion (about 6 levels per bracket: ~100 brackets deep)
 #define MX_MAX_NODES 20000
 #define MX_MAX_BITS  (1L << 18) // numerator + denominator bits of any exact value
 
@@ -73,7 +73,11 @@ typedef struct {
     double rel_tol;
     int timed_out;
 } MxCtx;
-// 1 when equivalent; why says what differed.
+#define MX_EVAL_DEPTH 600   // recursion over a parsed tree
+// Two scalars (math_eval.c): 1 equal, 0 different, -1 cannot tell (not numbers we
+// can evaluate); why points at a static reason.
+int mx_scalar_equal(MxCtx *c, const MxNode *a, const MxNode *b, const char **why);
+// Two answers (math_equiv.c): 1 when equivalent, 0 not, -1 cannot tell; why says what differed.
 int mx_equiv(MxCtx *c, MxArena *arena, MxNode *a, MxNode *b, char *why, size_t wn);
 
 // Extraction (math_extract.c).

@@ -212,6 +212,7 @@ int mathn_normalize(const char *in, char *out, size_t on) {
         // degrees, percent, currency, math delimiters
         {"^{\\circ}", ""}, {"^\\circ", ""}, {"\\circ", ""}, {"\\degree", ""}, {"\\%", ""}, {"%", ""},
         {"\\$", ""}, {"$", ""}, {"\\(", ""}, {"\\)", ""}, {"\\[", ""}, {"\\]", ""}, {"{,}", ""},
+        {"\xc2\xb2", "^2"}, {"\xc2\xb3", "^3"}, {"\\mathbb{R}", "(-\\infty,\\infty)"}, {"\\mathbb R", "(-\\infty,\\infty)"},
         {"\\infinity", "\\infty"}, {"\\leqslant", "\\le"}, {"\\geqslant", "\\ge"},
     };
     for (size_t i = 0; i < sizeof subs / sizeof subs[0] && rc == 0; i++)
