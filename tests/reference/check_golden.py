@@ -128,6 +128,21 @@ def check_case_model(d, name, batch, exp, grads, weights, stock, model, rng):
     for i, (a, b) in enumerate(zip(dl, exp["dloss_dlogp"])):
         check(np.allclose(a, b, rtol=1e-8, atol=1e-12), f"{name}: dloss_dlogp[{i}]")
 
+    # token statistics
+    lc = batch["loss"]
+    r = [np.exp(lp - np.asarray(sq["old_logprobs"])) for lp, sq in zip(comp, batch["sequences"])]
+    st = exp["stats"]
+    check(st["n_tokens"] == sum(len(x) for x in r), f"{name}: stats n_tokens")
+    check(st["n_clip_low"] == sum(int(((x < 1 - lc["eps_low"]) & (sq["advantage"] < 0)).sum())
+                                  for x, sq in zip(r, batch["sequences"])), f"{name}: stats n_clip_low")
+    check(st["n_clip_high"] == sum(int(((x > 1 + lc["eps_high"]) & (sq["advantage"] > 0)).sum())
+                                   for x, sq in zip(r, batch["sequences"])), f"{name}: stats n_clip_high")
+    check(st["n_clip_low"] > 0 and st["n_clip_high"] > 0, f"{name}: batch clips on both sides")
+    check(abs(st["ratio_token_mean"] - np.concatenate(r).mean()) < 1e-9, f"{name}: stats ratio_token_mean")
+    if lc["beta"] != 0:
+        d = np.concatenate([np.asarray(sq["ref_logprobs"]) - lp for lp, sq in zip(comp, batch["sequences"])])
+        check(abs(st["kl_token_mean"] - (np.exp(d) - d - 1).mean()) < 1e-9, f"{name}: stats kl_token_mean")
+
     # the model's own forward agrees with expected log-probs; stock float32 transformers within 1e-5
     mlp = model_logps(model, batch)
     for i, (a, b) in enumerate(zip(mlp, comp)):

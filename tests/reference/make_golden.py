@@ -167,6 +167,28 @@ def grpo_loss(comp_logps, seqs, lc):
     raise ValueError(lc["type"])
 
 
+def loss_stats(comp_logps, seqs, lc):
+    """Token counts of the batch (TRL's definitions): a token is clipped low when A < 0 and
+    ratio < 1-eps_low, high when A > 0 and ratio > 1+eps_high (where the clip removes its
+    gradient).  Means are over all completion tokens of the batch."""
+    n = lo = hi = 0
+    ratio_sum = kl_sum = 0.0
+    for lp, s in zip(comp_logps, seqs):
+        for k, (t, o) in enumerate(zip(lp.tolist(), s["old_logprobs"])):
+            r = math.exp(t - o)
+            n += 1
+            ratio_sum += r
+            lo += s["advantage"] < 0 and r < 1 - lc["eps_low"]
+            hi += s["advantage"] > 0 and r > 1 + lc["eps_high"]
+            if "ref_logprobs" in s:
+                d = s["ref_logprobs"][k] - t
+                kl_sum += math.exp(d) - d - 1
+    st = {"n_tokens": n, "n_clip_low": int(lo), "n_clip_high": int(hi), "ratio_token_mean": ratio_sum / n}
+    if all("ref_logprobs" in s for s in seqs):
+        st["kl_token_mean"] = kl_sum / n
+    return st
+
+
 def f32(x):
     """The float32 value of x as a Python float: batch.json holds values the C side reads
     exactly (it stores them as float), and the reference loss uses those same values."""
@@ -305,6 +327,7 @@ def run_case(name, arch, extra, lc, layout, out_root, report):
             "logprobs": g12([lp.detach().tolist() for lp in logps]),
             "entropies": g12([e.tolist() for e in ents]),
             "dloss_dlogp": g12([t.grad.tolist() for t in leaves]),
+            "stats": loss_stats([t.detach() for t in leaves], seqs, lc),
             "logits_seq0_shape": [logits0.shape[0], V],
             "logits_seq0": g12(logits0.flatten().tolist()),
         }
@@ -342,17 +365,12 @@ def run_case(name, arch, extra, lc, layout, out_root, report):
             worst_g = max(worst_g, (got - ref).abs().max().item() / scale)
     worst_lp = max(((a.double() - b.detach()).abs() / b.detach().abs().clamp_min(1e-30)).max().item()
                    for a, b in zip(lp32, logps))
-    n_clip_low = n_clip_high = 0
-    for s, lp in zip(seqs, logps):
-        for t, o in zip(lp[s["prompt_len"] - 1:].tolist(), s["old_logprobs"]):
-            r = math.exp(t - o)
-            n_clip_low += s["advantage"] < 0 and r < 1 - lc["eps_low"]
-            n_clip_high += s["advantage"] > 0 and r > 1 + lc["eps_high"]
+    st = expected["stats"]
     gmax = max(g.abs().max().item() for g in grads.values())
     size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
     report[name] = dict(loss=loss.item(), loss_f32=loss32.item(), grad_absmax=gmax,
                         f32_vs_f64_grad_rel=worst_g, f32_vs_f64_logprob_rel=worst_lp,
-                        clipped_low=n_clip_low, clipped_high=n_clip_high, bytes=size)
+                        clipped_low=st["n_clip_low"], clipped_high=st["n_clip_high"], bytes=size)
 
 
 def main():
