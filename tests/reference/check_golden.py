@@ -140,8 +140,8 @@ def check_case_model(d, name, batch, exp, grads, weights, stock, model, rng):
     check(st["n_clip_low"] > 0 and st["n_clip_high"] > 0, f"{name}: batch clips on both sides")
     check(abs(st["ratio_token_mean"] - np.concatenate(r).mean()) < 1e-9, f"{name}: stats ratio_token_mean")
     if lc["beta"] != 0:
-        d = np.concatenate([np.asarray(sq["ref_logprobs"]) - lp for lp, sq in zip(comp, batch["sequences"])])
-        check(abs(st["kl_token_mean"] - (np.exp(d) - d - 1).mean()) < 1e-9, f"{name}: stats kl_token_mean")
+        dkl = np.concatenate([np.asarray(sq["ref_logprobs"]) - lp for lp, sq in zip(comp, batch["sequences"])])
+        check(abs(st["kl_token_mean"] - (np.exp(dkl) - dkl - 1).mean()) < 1e-9, f"{name}: stats kl_token_mean")
 
     # the model's own forward agrees with expected log-probs; stock float32 transformers within 1e-5
     mlp = model_logps(model, batch)
