@@ -391,6 +391,8 @@ int main(void) {
     check_fixture("qwen2", 0);
     check_fixture("llama3", 1);
     check_fixture("llama2", 0);
+    check_fixture("smollm", 1);
+    check_fixture("metaspace", 0);
     check_config();
     check_builtin();
     check_random_roundtrip("gpt2");

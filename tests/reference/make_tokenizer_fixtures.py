@@ -13,9 +13,15 @@ Tokenizers (each DIR holds tokenizer.json, tokenizer_config.json, expected.jsonl
   llama3  Split(Llama 3 regex) + ByteLevel(use_regex=False), ignore_merges, BOS template
   llama2  Llama 2 / TinyLlama: normalizer Prepend("▁") + Replace(" ", "▁"), no pre-tokenizer,
           BPE with byte_fallback and <0x00>..<0xFF>, decoder Replace/ByteFallback/Fuse/Strip
+  smollm  Sequence[Digits(individual_digits), ByteLevel(use_regex=True)] as SmolLM2 / StarCoder
+  metaspace  the older SentencePiece layout: Metaspace pre-tokenizer (prepend_scheme "first",
+          split) and decoder, byte fallback
 
 expected.jsonl has one object per test line: "hex" (the line's bytes), "ids" (the library's
 encode(add_special_tokens=False)), "decoded_hex" (its decode), and "text" when readable.
+
+The trainer is not bit-reproducible run to run (thread timing breaks ties), which is why the
+outputs are committed; rerunning rewrites them consistently with each other.
 
 Lines that are not valid UTF-8 cannot be given to the library. Their expectations follow our
 documented semantics, built from library calls on valid pieces:
@@ -196,6 +202,28 @@ def make_llama3():
     return tok, cfg
 
 
+def make_smollm():
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    tok.decoder = decoders.ByteLevel()
+    train(tok, 1000, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    cfg = {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "pad_token": "<|im_end|>", "add_bos_token": False}
+    return tok, cfg
+
+
+def make_metaspace():
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True)
+    tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace(replacement="▁", prepend_scheme="first")])
+    train(tok, 1000, ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(256)], limit_alphabet=150)
+    d = json.loads(tok.to_str())
+    d["added_tokens"] = [a for a in d["added_tokens"] if a["content"] in ("<unk>", "<s>", "</s>")]
+    tok = Tokenizer.from_str(json.dumps(d))
+    cfg = {"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": True}
+    return tok, cfg
+
+
 def make_llama2():
     specials = ["<unk>", "<s>", "</s>"]
     byte_toks = ["<0x%02X>" % b for b in range(256)]
@@ -256,6 +284,10 @@ def main():
     write("llama3", tok, cfg, expect_bytelevel)
     tok, cfg = make_llama2()
     write("llama2", tok, cfg, expect_llama2)
+    tok, cfg = make_smollm()
+    write("smollm", tok, cfg, expect_bytelevel)
+    tok, cfg = make_metaspace()
+    write("metaspace", tok, cfg, expect_llama2)
 
 
 if __name__ == "__main__":
