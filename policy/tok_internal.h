@@ -133,6 +133,8 @@ void tok_cache_free(TokCache *c);
 
 // tok_unicode.c: NFC / NFD of valid UTF-8 (returns a malloc'ed buffer, or NULL when unchanged)
 int tok_unicode_normalize(const char *s, size_t n, int compose, char **out, size_t *outn);
+// 0 when no character of s (valid UTF-8 runs; invalid bytes skipped) can change under NFC/NFD.
+int tok_unicode_quick(const char *s, size_t n, int compose);
 
 // tok_decode.c
 int tok_decode_impl(const Tokenizer *t, const int32_t *ids, size_t n, char **text, size_t *len);

@@ -56,6 +56,7 @@ static int replace_all(TokArena *a, const char *s, size_t n, const char *pat, si
 // NFC/NFD of the valid UTF-8 runs; invalid bytes pass through untouched.
 static int unicode_norm(TokArena *a, const char *s, size_t n, int compose, const char **out, size_t *outn) {
     *out = s, *outn = n;
+    if (!tok_unicode_quick(s, n, compose)) return 0;
     char *res = NULL;
     size_t rn = 0, rcap = 0;
     size_t i = 0, run = 0;
