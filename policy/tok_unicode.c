@@ -34,7 +34,7 @@ static void bmp_build(void) {
 }
 
 static int maybe(uint32_t c, int compose) {
-    if (c < 0x300) return 0;
+    if (c < (compose ? 0x300u : 0xC0u)) return 0; // NFD splits À (U+00C0) and up
     if (c >= SBASE && c < SBASE + SCOUNT) return !compose; // NFD splits Hangul syllables; NFC keeps them
     if (c < 0x10000) return bmp_maybe[c >> 3] >> (c & 7) & 1;
     size_t lo = 0, hi = sizeof tok_nf_maybe / sizeof tok_nf_maybe[0];
@@ -98,7 +98,7 @@ int tok_unicode_quick(const char *str, size_t n, int compose) {
     const unsigned char *s = (const unsigned char *)str;
     pthread_once(&bmp_once, bmp_build);
     for (size_t i = 0; i < n;) {
-        if (s[i] < 0xCC) { // below U+0300 nothing changes (a stray continuation byte is skipped)
+        if (s[i] < (compose ? 0xCC : 0xC3)) { // below U+0300 (NFD: U+00C0) nothing changes
             i++;
             continue;
         }
