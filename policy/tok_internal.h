@@ -102,6 +102,10 @@ struct Tokenizer {
     TokDecOp *dec;
     int n_dec;
     int has_decoder;
+    // Llama 2 style (no pre-tokenizer, spaces made "\u2581" by the normalizer): when no vocab
+    // token has a "\u2581" right after another character, no merge can cross the start of a
+    // word, so words are merged (and cached) one at a time with the same result.
+    int word_split;
     int32_t bos_id, eos_id, pad_id;
     int wants_bos;
     TokCache *cache;

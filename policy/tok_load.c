@@ -496,6 +496,23 @@ static void config_name(const char *org, char *buf, size_t n) {
     else snprintf(buf, n, "%s (tokenizer_config.json)", org);
 }
 
+// See Tokenizer.word_split.
+static int can_split_words(const Tokenizer *t) {
+    if (t->n_pre || t->byte_level) return 0;
+    int spaces_become_marks = 0;
+    for (int i = 0; i < t->n_norm; i++)
+        if (t->norm[i].kind == NORM_REPLACE && t->norm[i].alen == 1 && t->norm[i].a[0] == ' ' && t->norm[i].blen == 3 &&
+            !memcmp(t->norm[i].b, "\xe2\x96\x81", 3))
+            spaces_become_marks = 1;
+    if (!spaces_become_marks) return 0;
+    for (int id = 0; id < t->vocab_size; id++) {
+        const char *s = t->tok[id];
+        for (uint32_t k = 1; s && k + 3 <= t->tlen[id]; k++)
+            if (!memcmp(s + k, "\xe2\x96\x81", 3) && !(k >= 3 && !memcmp(s + k - 3, "\xe2\x96\x81", 3))) return 0;
+    }
+    return 1;
+}
+
 static int load_all(Tokenizer *t, const cJSON *root, const cJSON *cfg, const char *org) {
     if (!cJSON_IsObject(root)) return grpo_fail(GRPO_EFORMAT, "%s: the top level must be a JSON object", org);
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
@@ -507,6 +524,7 @@ static int load_all(Tokenizer *t, const cJSON *root, const cJSON *cfg, const cha
     if (!rc) rc = add_pre(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer", org);
     if (!rc) rc = add_dec(t, cJSON_GetObjectItemCaseSensitive(root, "decoder"), "decoder", org);
     if (rc) return rc;
+    t->word_split = can_split_words(t);
     t->bos_id = t->eos_id = t->pad_id = -1;
     char corg[1200];
     config_name(org, corg, sizeof corg);

@@ -447,6 +447,26 @@ static void check_variants(void) {
     free(text);
 }
 
+// Llama 2 style words are merged one at a time only when no token crosses a word start: here
+// "a\u2581b" does, so "a b" must stay one BPE word and become that single token.
+static void check_word_split(void) {
+    const char *json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\u2581\"},"
+                       "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"\u2581\":2,\"a\u2581\":3,\"a\u2581b\":4,\"\u2581b\":5},"
+                       "\"merges\":[\"a \u2581\",\"a\u2581 b\",\"\u2581 b\"]}}";
+    Tokenizer *t = NULL;
+    CHECK(tok_load_json(json, NULL, "crossing", &t) == 0, "%s", grpo_errmsg());
+    if (!t) return;
+    CHECK(!t->word_split, "a token crossing a word start turns word splitting off");
+    int32_t *ids;
+    size_t m;
+    CHECK(tok_encode(t, "a b", 3, 0, &ids, &m) == 0 && m == 1 && ids[0] == 4, "'a b' -> [a\u2581b]");
+    free(ids);
+    tok_free(t);
+    t = load_fixture("llama2");
+    CHECK(t && t->word_split, "the llama2 fixture merges word by word");
+    tok_free(t);
+}
+
 int main(void) {
     check_fixture("gpt2", 1);
     check_fixture("qwen2", 0);
@@ -456,6 +476,7 @@ int main(void) {
     check_fixture("metaspace", 0);
     check_variants();
     check_config();
+    check_word_split();
     check_builtin();
     check_random_roundtrip("gpt2");
     check_random_roundtrip("llama2");
