@@ -13,7 +13,14 @@
 
 #define OOM() grpo_fail(GRPO_ENOMEM, "%s: out of memory", org)
 
+// The largest tokenizer.json files (Gemma's) are tens of MB; a cap keeps /dev/zero and the
+// like from eating memory.
+#define TOK_MAX_FILE (1u << 30)
+
 static int read_file(const char *path, char **out) {
+    struct stat st;
+    if (stat(path, &st)) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return grpo_fail(GRPO_EIO, "%s: not a regular file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
@@ -25,6 +32,11 @@ static int read_file(const char *path, char **out) {
         }
         n += fread(b + n, 1, cap - n - 1, f);
         if (n < cap - 1) break;
+        if (cap >= TOK_MAX_FILE) {
+            free(b);
+            fclose(f);
+            return grpo_fail(GRPO_EFORMAT, "%s: larger than %u MB, not a tokenizer file", path, TOK_MAX_FILE >> 20);
+        }
         cap *= 2;
         char *nb = realloc(b, cap);
         if (!nb) free(b);

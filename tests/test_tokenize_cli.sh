@@ -49,6 +49,8 @@ err=$(printf '[1.5]\n' | "$GRPO_BIN" tokenize --builtin --decode 2>&1 >/dev/null
 "$GRPO_BIN" tokenize </dev/null >/dev/null 2>&1; check "no tokenizer is a usage error" $? 2
 err=$("$GRPO_BIN" tokenize --tokenizer "$tmp/none" </dev/null 2>&1 >/dev/null); check "missing path fails" $? 1
 expect_match "missing path named" "$err" "$tmp/none"
+err=$("$GRPO_BIN" tokenize --tokenizer /dev/null </dev/null 2>&1 >/dev/null); check "a device is not a tokenizer" $? 1
+expect_match "non-regular file named" "$err" "/dev/null: not a regular file"
 printf '{"model": {"type": "Unigram", "vocab": []}}' >"$tmp/bad.json"
 err=$("$GRPO_BIN" tokenize --tokenizer "$tmp/bad.json" </dev/null 2>&1 >/dev/null); check "unsupported model fails" $? 1
 expect_match "unsupported model named" "$err" "bad.json: model.type 'Unigram' is not supported"
