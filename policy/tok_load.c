@@ -357,13 +357,15 @@ static int load_merges(Tokenizer *t, const cJSON *merges, const char *org) {
         if (ia < 0 || ib < 0)
             return grpo_fail(GRPO_EFORMAT, "%s: model.merges[%d]: token '%.*s' is not in model.vocab", org, rank,
                              (int)(ia < 0 ? an : bn), ia < 0 ? a : b);
-        if (an + bn >= sizeof buf) return grpo_fail(GRPO_EFORMAT, "%s: model.merges[%d]: tokens too long", org, rank);
-        memcpy(buf, a, an);
-        memcpy(buf + an, b, bn);
-        int32_t id = tok_vocab_find(t, buf, an + bn);
+        char *cat = an + bn <= sizeof buf ? buf : malloc(an + bn);
+        if (!cat) return OOM();
+        memcpy(cat, a, an);
+        memcpy(cat + an, b, bn);
+        int32_t id = tok_vocab_find(t, cat, an + bn);
+        if (cat != buf) free(cat);
         if (id < 0)
-            return grpo_fail(GRPO_EFORMAT, "%s: model.merges[%d]: the merged token '%.*s' is not in model.vocab", org, rank,
-                             (int)(an + bn), buf);
+            return grpo_fail(GRPO_EFORMAT, "%s: model.merges[%d]: the merged token '%.*s%.*s' is not in model.vocab", org, rank,
+                             (int)an, a, (int)bn, b);
         tok_merge_put(t, ia, ib, rank, id);
     }
     return 0;

@@ -39,6 +39,9 @@ check "gpt2 keeps both invalid bytes" "$n" 2
 out=$(printf 'x\xffy\n' | "$GRPO_BIN" tokenize --tokenizer "$FIX/llama2" | "$GRPO_BIN" tokenize --tokenizer "$FIX/llama2" --decode)
 check "invalid bytes decode as U+FFFD in JSON" "$out" "$(printf '"x\xef\xbf\xbdy"')"
 
+out=$(printf 'a\0b\n' | "$GRPO_BIN" tokenize --builtin); check "NUL bytes are text too" "$out" "[97, 0, 98]"
+out=$(printf '[97, 0, 98]\n' | "$GRPO_BIN" tokenize --builtin --decode); check "NUL decodes as \\u0000" "$out" '"a\u0000b"'
+
 # errors
 err=$(printf '[1, 2]\n[5, 99999]\n' | "$GRPO_BIN" tokenize --builtin --decode 2>&1 >/dev/null); check "out-of-range id fails" $? 1
 expect_match "out-of-range id named with its line" "$err" 'line 2: token id 99999 is out of range \(vocab size 263\)'
