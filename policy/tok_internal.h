@@ -121,6 +121,18 @@ int32_t tok_vocab_find(const Tokenizer *t, const char *s, size_t n);
 extern const uint16_t tok_byte_to_cp[256]; // GPT-2 bytes_to_unicode
 int tok_cp_to_byte(uint32_t cp);          // inverse, -1 if cp stands for no byte
 
+// tok_load.c: cJSON helpers shared with tok_pipeline.c
+typedef struct cJSON cJSON;
+const char *tok_json_type(const cJSON *o);                  // the "type" string, or NULL
+int tok_json_bool(const cJSON *o, const char *key, int dflt);
+const char *tok_json_pattern(const cJSON *o, int *is_regex); // "pattern": {"String"|"Regex": ...}
+char *tok_dup(const char *s, size_t n);
+
+// tok_pipeline.c: parse one section (where = its JSON path for messages, org = the file)
+int tok_add_norm(Tokenizer *t, const cJSON *o, const char *where, const char *org);
+int tok_add_pre(Tokenizer *t, const cJSON *o, const char *where, const char *org);
+int tok_add_dec(Tokenizer *t, const cJSON *o, const char *where, const char *org);
+
 // tok_pretok.c: normalizers and pre-tokenizers
 int tok_normalize(const Tokenizer *t, TokArena *a, const char *s, size_t n, const char **out, size_t *outn);
 // md: a pcre2_match_data of the calling thread. first: the piece starts the input text.
