@@ -467,6 +467,51 @@ static void check_word_split(void) {
     tok_free(t);
 }
 
+// Mutated tokenizer.json files (JSON punctuation and keywords written over random places of a
+// real fixture with a full pipeline): each must load with a message or work, never crash.
+static void check_mutations(void) {
+    size_t n;
+    char *src = slurp(tu_path("fixtures/tokenizer/smollm/tokenizer.json"), &n);
+    CHECK(src != NULL, "read smollm fixture");
+    if (!src) return;
+    static const char *rep[] = {"\"", "{", "}", "[", "]", "0", "-1", "null", "true", "\"Sequence\"", "\"Split\"",
+                                "\"Metaspace\"", "99999999", ",", ":", "\"\"", "\\", "\"(\"", "1e9"};
+    uint64_t seed = 3;
+    int loaded = 0, failed_silently = 0;
+    char *buf = malloc(n + 1);
+    for (int it = 0; it < 300; it++) {
+        memcpy(buf, src, n + 1);
+        int k = 1 + (int)(tu_rand_u64(&seed) % 3);
+        for (int j = 0; j < k; j++) {
+            // aim at the pipeline and the added tokens (the start) more than the vocab
+            size_t span = tu_rand_u64(&seed) % 2 ? 1500 : n;
+            size_t pos = tu_rand_u64(&seed) % (span < n ? span : n);
+            const char *r = rep[tu_rand_u64(&seed) % (sizeof rep / sizeof rep[0])];
+            if (pos + strlen(r) < n) memcpy(buf + pos, r, strlen(r));
+        }
+        Tokenizer *t = NULL;
+        grpo_clear_error();
+        if (tok_load_json(buf, NULL, "mutant.json", &t) == 0) {
+            loaded++;
+            const char *txt = "Hi <|im_start|> 123 \xff caf\xc3\xa9 \xf0\x9f\x99\x82";
+            int32_t *ids;
+            size_t m;
+            if (tok_encode(t, txt, strlen(txt), 1, &ids, &m) == 0) {
+                char *d;
+                size_t dl;
+                if (tok_decode(t, ids, m, &d, &dl) == 0) free(d);
+                free(ids);
+            }
+            tok_free(t);
+        } else if (!strstr(grpo_errmsg(), "mutant.json"))
+            failed_silently++;
+    }
+    CHECK(failed_silently == 0, "%d mutants failed without naming the file", failed_silently);
+    CHECK(loaded > 0, "some mutants still load (%d)", loaded);
+    free(buf);
+    free(src);
+}
+
 int main(void) {
     check_fixture("gpt2", 1);
     check_fixture("qwen2", 0);
@@ -483,5 +528,6 @@ int main(void) {
     check_nfc();
     check_threads();
     check_malformed();
+    check_mutations();
     return tu_finish("test_tokenizer");
 }
