@@ -30,6 +30,8 @@ cJSON *rollout_to_json(const RolloutRow *w) {
     else cJSON_AddNumberToObject(o, "reward", w->reward);
     if (isnan(w->advantage)) cJSON_AddNullToObject(o, "advantage");
     else cJSON_AddNumberToObject(o, "advantage", w->advantage);
+    cJSON *ex = w->example ? cJSON_Parse(w->example) : NULL;
+    if (ex) cJSON_AddItemToObject(o, "example", ex);
     cJSON *rw = cJSON_AddObjectToObject(o, "rewards");
     for (int j = 0; j < w->n_rewards; j++) {
         cJSON *c = cJSON_AddObjectToObject(rw, w->rewards[j].name ? w->rewards[j].name : "?");

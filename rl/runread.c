@@ -57,6 +57,7 @@ void runread_free_rollouts(RolloutRow *rows, int n) {
         free(rows[i].completion);
         free(rows[i].gold);
         free(rows[i].finish_reason);
+        free(rows[i].example);
         for (int j = 0; j < rows[i].n_rewards; j++) {
             free(rows[i].rewards[j].name);
             free(rows[i].rewards[j].detail);
@@ -117,7 +118,7 @@ int runread_rollouts(RunLog *r, const RolloutFilter *f, RolloutRow **rows_out, i
     }
     char sql[1024];
     snprintf(sql, sizeof sql,
-             "SELECT id, run_id, step, prompt_idx, sample_idx, n_tokens, prompt, completion, gold, finish_reason, reward, advantage "
+             "SELECT id, run_id, step, prompt_idx, sample_idx, n_tokens, prompt, completion, gold, finish_reason, reward, advantage, example "
              "FROM rollouts WHERE run_id=?1 %s %s %s %s %s ORDER BY step, prompt_idx, sample_idx",
              step >= 0 ? "AND step=?2" : "", f->prompt_idx >= 0 ? "AND prompt_idx=?3" : "",
              isnan(f->min_reward) ? "" : "AND reward>=?4", isnan(f->max_reward) ? "" : "AND reward<=?5",
@@ -163,6 +164,7 @@ int runread_rollouts(RunLog *r, const RolloutFilter *f, RolloutRow **rows_out, i
         w->finish_reason = dup_col(q, 9);
         w->reward = sqlite3_column_type(q, 10) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 10);
         w->advantage = sqlite3_column_type(q, 11) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 11);
+        w->example = dup_col(q, 12);
         if ((st = load_rewards(r, w))) break;
     }
     if (st) runread_free_rollouts(rows, n);

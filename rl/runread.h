@@ -25,7 +25,7 @@ typedef struct {
 typedef struct {
     int64_t id, run_id;
     int step, prompt_idx, sample_idx, n_tokens;
-    char *prompt, *completion, *gold, *finish_reason;
+    char *prompt, *completion, *gold, *finish_reason, *example; // example: JSON text or NULL
     double reward, advantage;
     RolloutReward *rewards;
     int n_rewards;

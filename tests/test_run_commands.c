@@ -57,7 +57,7 @@ static void make_run_file(const char *path) {
             comp[i][0] = (RunReward){"format", 1.0, 0.2, "matched the r1 format"};
             comp[i][1] = (RunReward){"accuracy", (double)correct, 1.0, correct ? "extracted 7 from <answer>; gold 7; equal" : "extracted 8 from <answer>; gold 7; not equal"};
             ro[i] = (RunRollout){i / 2, i % 2, "What is 3+4? <b>", comps[i], "7", 12 + i, i == 3 ? "length" : "stop", 0.2 + correct,
-                                 correct ? 0.7 : -0.7, comp[i], 2};
+                                 correct ? 0.7 : -0.7, comp[i], 2, "{\"question\": \"What is 3+4?\", \"answer\": \"7\"}"};
         }
         RunEval ev = {"eval", "accuracy", 0.3 * s};
         CHECK(runlog_write_step(r, run, &st, ro, 4, &ev, 1) == 0, "%s", grpo_errmsg());
@@ -155,6 +155,43 @@ int main(void) {
     free(out);
     waitpid(pid, NULL, 0);
 
+    // rescore: new rules over the logged rollouts, the run file untouched.
+    char rules[4200];
+    snprintf(rules, sizeof rules, "%s/new_rules.json", dir);
+    FILE *rf = fopen(rules, "w");
+    fputs("{\"rules\": [{\"name\": \"accuracy\", \"type\": \"math\", \"weight\": 2.0}]}", rf);
+    fclose(rf);
+    snprintf(cmd, sizeof cmd, "'%s' rescore '%s' --rules '%s' --json", bin, db, rules);
+    out = run_cmd(cmd, &st);
+    j = cJSON_Parse(out);
+    cJSON *comps = cJSON_GetObjectItem(j, "components");
+    CHECK(st == 0 && j && cJSON_GetObjectItem(j, "rollouts")->valueint == 12, "rescore --json: %s", out);
+    // Old rewards were 0.2 + correct; new ones are 2 * correct: every one changes.
+    CHECK(j && cJSON_GetObjectItem(j, "changed")->valueint == 12, "changed count: %s", out);
+    CHECK(comps && cJSON_GetObjectItem(cJSON_GetObjectItem(comps, "accuracy"), "after")->valuedouble == 0.5 &&
+              cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(comps, "format"), "after")) &&
+              cJSON_GetObjectItem(cJSON_GetObjectItem(comps, "format"), "before")->valuedouble == 1.0,
+          "per-component means: %s", out);
+    cJSON *mc = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "most_changed"), 0);
+    CHECK(mc && fabs(cJSON_GetObjectItem(mc, "reward_after")->valuedouble - 2.0) < 1e-9 &&
+              strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(mc, "details"), "accuracy")->valuestring, "gold 7"),
+          "most changed example: %s", out);
+    cJSON_Delete(j);
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' rescore '%s' --rules '%s' --step 2", bin, db, rules);
+    out = run_cmd(cmd, &st);
+    CHECK(st == 0 && strstr(out, "4 rollouts rescored, 4 rewards changed") && strstr(out, "accuracy") && strstr(out, "most changed"),
+          "rescore text: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s' 'SELECT count(*), sum(reward) FROM rollouts' 2>/dev/null", db);
+    out = run_cmd(cmd, &st);
+    CHECK(st != 0 || strstr(out, "12|") != NULL, "run file unchanged by rescore: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' rescore '%s' --rules '%s/nope.json' 2>&1", bin, db, dir);
+    out = run_cmd(cmd, &st);
+    CHECK(st == 1 && strstr(out, "nope.json"), "missing rules file: %s", out);
+    free(out);
+
     // Foreign SQLite files are refused with a clear message by every command.
     char foreign[4200];
     snprintf(foreign, sizeof foreign, "%s/foreign.db", dir);
@@ -162,9 +199,9 @@ int main(void) {
     sqlite3_open(foreign, &f);
     sqlite3_exec(f, "CREATE TABLE steps(x);", NULL, NULL, NULL);
     sqlite3_close(f);
-    const char *cmds[] = {"runs", "rollouts", "export"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(cmd, sizeof cmd, "'%s' %s '%s' 2>&1", bin, cmds[i], foreign);
+    const char *cmds[] = {"runs", "rollouts", "export", "rescore"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "'%s' %s '%s' %s 2>&1", bin, cmds[i], foreign, i == 3 ? "--rules math" : "");
         out = run_cmd(cmd, &st);
         CHECK(st == 1 && strstr(out, "not a grpo run file"), "%s on a foreign db: %s", cmds[i], out);
         free(out);
