@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/cpu_ops.h"
 
 static int cpu_alloc(Backend *b, void **ptr, size_t bytes) {
     // 64-byte alignment keeps SIMD loads aligned and rows off shared cache lines.
@@ -86,6 +87,22 @@ int backend_cpu_create(Backend **out) {
     b->memset = cpu_memset;
     b->sync = cpu_sync;
     b->matmul = cpu_matmul;
+    b->embedding_forward = cpu_embedding_forward;
+    b->embedding_backward = cpu_embedding_backward;
+    b->rmsnorm_forward = cpu_rmsnorm_forward;
+    b->rmsnorm_backward = cpu_rmsnorm_backward;
+    b->rope_forward = cpu_rope_forward;
+    b->rope_backward = cpu_rope_backward;
+    b->attention_forward = cpu_attention_forward;
+    b->attention_backward = cpu_attention_backward;
+    b->swiglu_forward = cpu_swiglu_forward;
+    b->swiglu_backward = cpu_swiglu_backward;
+    b->logprob_forward = cpu_logprob_forward;
+    b->logprob_backward = cpu_logprob_backward;
+    b->add = cpu_add;
+    b->bias_forward = cpu_bias_forward;
+    b->bias_backward = cpu_bias_backward;
+    b->scatter_rows = cpu_scatter_rows;
     b->destroy = cpu_destroy;
     *out = b;
     return GRPO_OK;

@@ -1,0 +1,149 @@
+// Causal grouped-query attention over packed sequences of different lengths
+// (no padding). Probabilities are never stored: forward keeps the per-row
+// log-sum-exp and backward recomputes them, so memory grows with the tokens,
+// not with the sum of squared sequence lengths.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu_ops.h"
+
+// The sequence that owns query row t: the last s with q_start[s] <= t.
+static int seq_of(const int32_t *q_start, int S, int t) {
+    int lo = 0, hi = S - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (q_start[mid] <= t) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+static int check_args(const int32_t *q_start, const int32_t *q_pos0, int S, int T, int n_heads,
+                      int n_kv_heads, int *max_keys) {
+    if (S < 0 || T < 0 || n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads)
+        return grpo_fail(GRPO_EINVAL, "attention: bad sizes (S=%d T=%d heads=%d kv_heads=%d)", S, T, n_heads,
+                         n_kv_heads);
+    if (S == 0) {
+        *max_keys = 0;
+        return T == 0 ? GRPO_OK : grpo_fail(GRPO_EINVAL, "attention: %d query rows but no sequences", T);
+    }
+    if (q_start[0] != 0 || q_start[S] != T)
+        return grpo_fail(GRPO_EINVAL, "attention: q_start must run from 0 to T=%d", T);
+    int mk = 0;
+    for (int s = 0; s < S; s++) {
+        int len = q_start[s + 1] - q_start[s];
+        if (len < 0 || q_pos0[s] < 0) return grpo_fail(GRPO_EINVAL, "attention: sequence %d has bad offsets", s);
+        if (q_pos0[s] + len > mk) mk = q_pos0[s] + len;
+    }
+    *max_keys = mk;
+    return GRPO_OK;
+}
+
+int cpu_attention_forward(Backend *b, float *out, float *lse, const float *q, const float *k, const float *v,
+                          const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
+                          int n_heads, int n_kv_heads, int head_dim) {
+    // out, q (T, nh*hd); k, v (*, nkv*hd); lse (T, nh) or NULL
+    int max_keys = 0;
+    int st = check_args(q_start, q_pos0, S, T, n_heads, n_kv_heads, &max_keys);
+    if (st || T == 0) return st;
+    const int hd = head_dim, group = n_heads / n_kv_heads;
+    const size_t qd = (size_t)n_heads * hd, kvd = (size_t)n_kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    int fail = 0;
+#pragma omp parallel
+    {
+        float *sc = malloc((size_t)max_keys * sizeof(float));
+        if (!sc) {
+#pragma omp atomic write
+            fail = 1;
+        }
+#pragma omp for collapse(2) schedule(dynamic, 4)
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < n_heads; h++) {
+                if (!sc) continue;
+                int s = seq_of(q_start, S, t);
+                int n_keys = q_pos0[s] + (t - q_start[s]) + 1;
+                const float *qh = q + (size_t)t * qd + (size_t)h * hd;
+                const float *kb = k + (size_t)kv_start[s] * kvd + (size_t)(h / group) * hd;
+                const float *vb = v + (size_t)kv_start[s] * kvd + (size_t)(h / group) * hd;
+                float m = -INFINITY;
+                for (int j = 0; j < n_keys; j++) {
+                    const float *kj = kb + (size_t)j * kvd;
+                    float d = 0.0f;
+                    for (int i = 0; i < hd; i++) d += qh[i] * kj[i];
+                    d *= scale;
+                    sc[j] = d;
+                    if (d > m) m = d;
+                }
+                float sum = 0.0f;
+                for (int j = 0; j < n_keys; j++) {
+                    sc[j] = expf(sc[j] - m);
+                    sum += sc[j];
+                }
+                float inv = 1.0f / sum;
+                float *oh = out + (size_t)t * qd + (size_t)h * hd;
+                memset(oh, 0, (size_t)hd * sizeof(float));
+                for (int j = 0; j < n_keys; j++) {
+                    const float *vj = vb + (size_t)j * kvd;
+                    float p = sc[j] * inv;
+                    for (int i = 0; i < hd; i++) oh[i] += p * vj[i];
+                }
+                if (lse) lse[(size_t)t * n_heads + h] = m + logf(sum);
+            }
+        free(sc);
+    }
+    return fail ? grpo_fail(GRPO_ENOMEM, "attention: out of memory for %d scores", max_keys) : GRPO_OK;
+}
+
+int cpu_attention_backward(Backend *b, float *dq, float *dk, float *dv, const float *dout, const float *q,
+                           const float *k, const float *v, const float *out, const float *lse,
+                           const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
+                           int T, int n_heads, int n_kv_heads, int head_dim) {
+    // dq (T, nh*hd) overwritten; dk, dv (*, nkv*hd) +=
+    int max_keys = 0;
+    int st = check_args(q_start, q_pos0, S, T, n_heads, n_kv_heads, &max_keys);
+    if (st || T == 0) return st;
+    const int hd = head_dim, group = n_heads / n_kv_heads;
+    const size_t qd = (size_t)n_heads * hd, kvd = (size_t)n_kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    // One thread per (sequence, kv head): it owns those dk/dv rows, so the
+    // accumulation needs no atomics and runs in a fixed order.
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+        for (int s = 0; s < S; s++)
+            for (int hk = 0; hk < n_kv_heads; hk++) {
+                const float *kb = k + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
+                const float *vb = v + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
+                float *dkb = dk + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
+                float *dvb = dv + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
+                for (int h = hk * group; h < (hk + 1) * group; h++)
+                    for (int t = q_start[s]; t < q_start[s + 1]; t++) {
+                        int n_keys = q_pos0[s] + (t - q_start[s]) + 1;
+                        const float *qh = q + (size_t)t * qd + (size_t)h * hd;
+                        const float *doh = dout + (size_t)t * qd + (size_t)h * hd;
+                        const float *oh = out + (size_t)t * qd + (size_t)h * hd;
+                        float *dqh = dq + (size_t)t * qd + (size_t)h * hd;
+                        float l = lse[(size_t)t * n_heads + h];
+                        float D = 0.0f;
+                        for (int i = 0; i < hd; i++) D += doh[i] * oh[i];
+                        memset(dqh, 0, (size_t)hd * sizeof(float));
+                        for (int j = 0; j < n_keys; j++) {
+                            const float *kj = kb + (size_t)j * kvd, *vj = vb + (size_t)j * kvd;
+                            float sdot = 0.0f, dp = 0.0f;
+                            for (int i = 0; i < hd; i++) {
+                                sdot += qh[i] * kj[i];
+                                dp += doh[i] * vj[i];
+                            }
+                            float pj = expf(sdot * scale - l);
+                            float ds = pj * (dp - D) * scale;
+                            float *dkj = dkb + (size_t)j * kvd, *dvj = dvb + (size_t)j * kvd;
+                            for (int i = 0; i < hd; i++) {
+                                dqh[i] += ds * kj[i];
+                                dkj[i] += ds * qh[i];
+                                dvj[i] += pj * doh[i];
+                            }
+                        }
+                    }
+            }
+    return GRPO_OK;
+}
