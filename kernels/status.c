@@ -31,7 +31,12 @@ int grpo_wrap(int code, const char *fmt, ...) {
     return code;
 }
 
-const char *grpo_errmsg(void) { return g_msg[0] ? g_msg : "unknown error"; }
+// Always the buffer itself, so a pointer taken before a failing call (argument
+// evaluation order is unspecified) still shows the message once it is written.
+const char *grpo_errmsg(void) {
+    if (!g_msg[0]) snprintf(g_msg, sizeof g_msg, "unknown error");
+    return g_msg;
+}
 
 void grpo_clear_error(void) { g_msg[0] = '\0'; }
 
