@@ -123,6 +123,8 @@ int model_load(Model **out, const char *dir, Backend *be);
 int model_save(const Model *m, const char *dir, int st_dtype, const char *tokenizer_src_dir);
 // Writes the gradients as F32 safetensors under the parameters' names.
 int model_save_grads(const Model *m, const char *path);
+// Copies tokenizer.json, tokenizer_config.json, ... that exist in src_dir.
+int model_copy_tokenizer_files(const char *src_dir, const char *dst_dir);
 
 typedef struct {
     int n_seqs;

@@ -125,12 +125,26 @@ static int parse_root(ModelConfig *c, const cJSON *root, const char *origin) {
         return grpo_fail(GRPO_EFORMAT, "%s: key 'eos_token_id' must be an integer or a list", origin);
     }
     if ((st = parse_rope_scaling(c, cJSON_GetObjectItemCaseSensitive(root, "rope_scaling"), origin))) return st;
+    // transformers >= 5 writes rope_parameters {"rope_theta", "rope_type", ...}
+    // instead of rope_theta + rope_scaling; checkpoints on the Hub have the old layout.
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    if (rp && !cJSON_IsNull(rp)) {
+        if (!cJSON_IsObject(rp)) return grpo_fail(GRPO_EFORMAT, "%s: key 'rope_parameters' must be an object", origin);
+        if ((st = get_num(rp, "rope_theta", &c->rope_theta, origin))) return grpo_wrap(st, "rope_parameters: ");
+        if (cJSON_GetObjectItemCaseSensitive(rp, "rope_type") || cJSON_GetObjectItemCaseSensitive(rp, "type"))
+            if ((st = parse_rope_scaling(c, rp, origin))) return grpo_wrap(st, "rope_parameters: ");
+    }
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(root, "layer_types"), *e;
+    if (cJSON_IsArray(lt))
+        cJSON_ArrayForEach(e, lt) if (!cJSON_IsString(e) || strcmp(e->valuestring, "full_attention"))
+            return grpo_fail(GRPO_EUNSUPPORTED, "%s: key 'layer_types': only full_attention layers are supported", origin);
     const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "sliding_window");
     if (arch == MODEL_QWEN2) {
         int use_sw = 0;
         if ((st = get_bool(root, "use_sliding_window", &use_sw, origin))) return st;
         if (use_sw) return grpo_fail(GRPO_EUNSUPPORTED, "%s: key 'use_sliding_window': sliding-window attention is not supported", origin);
-    } else if (sw && !cJSON_IsNull(sw)) {
+    } else if (sw && !cJSON_IsNull(sw) && !(cJSON_IsNumber(sw) && sw->valuedouble >= c->max_pos)) {
+        // a window at least max_position_embeddings long never slides
         return grpo_fail(GRPO_EUNSUPPORTED, "%s: key 'sliding_window': sliding-window attention is not supported", origin);
     }
     if (arch == MODEL_LLAMA) {
