@@ -130,8 +130,11 @@ static int parse_root(ModelConfig *c, const cJSON *root, const char *origin) {
     const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
     if (rp && !cJSON_IsNull(rp)) {
         if (!cJSON_IsObject(rp)) return grpo_fail(GRPO_EFORMAT, "%s: key 'rope_parameters' must be an object", origin);
-        if ((st = get_num(rp, "rope_theta", &c->rope_theta, origin))) return grpo_wrap(st, "rope_parameters: ");
-        if (cJSON_GetObjectItemCaseSensitive(rp, "rope_type") || cJSON_GetObjectItemCaseSensitive(rp, "type"))
+        const cJSON *top_rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+        if (!cJSON_GetObjectItemCaseSensitive(root, "rope_theta"))
+            if ((st = get_num(rp, "rope_theta", &c->rope_theta, origin))) return grpo_wrap(st, "rope_parameters: ");
+        if ((!top_rs || cJSON_IsNull(top_rs)) &&
+            (cJSON_GetObjectItemCaseSensitive(rp, "rope_type") || cJSON_GetObjectItemCaseSensitive(rp, "type")))
             if ((st = parse_rope_scaling(c, rp, origin))) return grpo_wrap(st, "rope_parameters: ");
     }
     const cJSON *lt = cJSON_GetObjectItemCaseSensitive(root, "layer_types"), *e;
