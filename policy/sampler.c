@@ -1,0 +1,216 @@
+// Sampling without full sorts: top-k is a partial selection (O(V)); top-p sorts only a
+// growing prefix of the most likely tokens (64, then 4x more, ...) until it holds top_p of
+// the mass, which for real LM distributions is a few hundred tokens; with neither, a token
+// is drawn by one linear walk.
+#include "policy/sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/status.h"
+
+// ---------------------------------------------------------------- RNG
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void rng_seed(Rng *r, uint64_t seed) {
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x); // never all zero: splitmix64 is a bijection of distinct inputs
+}
+
+void rng_seed_stream(Rng *r, uint64_t seed, uint64_t stream) {
+    uint64_t x = seed, h = splitmix64(&x);
+    x = h ^ stream;
+    rng_seed(r, splitmix64(&x) ^ stream * 0xD1B54A32D192ED03ull);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t rng_next(Rng *r) {
+    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+double rng_uniform(Rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+
+// ---------------------------------------------------------------- config
+
+SamplerConfig sampler_config_default(void) { return (SamplerConfig){1.0f, 0, 1.0f, 0.0f}; }
+
+int sampler_config_check(const SamplerConfig *c) {
+    if (!c) return grpo_fail(GRPO_EINVAL, "sampler: NULL config");
+    if (!(c->temperature >= 0) || isinf(c->temperature))
+        return grpo_fail(GRPO_EINVAL, "sampler: temperature %g must be a finite number >= 0 (0 = greedy)", c->temperature);
+    if (c->top_k < 0) return grpo_fail(GRPO_EINVAL, "sampler: top_k %d must be >= 0 (0 = off)", c->top_k);
+    if (!(c->top_p > 0 && c->top_p <= 1))
+        return grpo_fail(GRPO_EINVAL, "sampler: top_p %g must be in (0, 1] (1 = off)", c->top_p);
+    if (!(c->min_p >= 0 && c->min_p <= 1))
+        return grpo_fail(GRPO_EINVAL, "sampler: min_p %g must be in [0, 1] (0 = off)", c->min_p);
+    return GRPO_OK;
+}
+
+size_t sampler_scratch_bytes(int V) { return V > 0 ? (size_t)V * (sizeof(double) + sizeof(int)) : 0; }
+
+// ---------------------------------------------------------------- selection
+
+// The strict total order "a is more likely than b": by weight, ties to the lower id, so
+// every selection and sort below is deterministic.
+static inline int above(const double *w, int a, int b) { return w[a] > w[b] || (w[a] == w[b] && a < b); }
+
+// Rearranges idx[0..n) so that its k most likely tokens come first (in no particular
+// order): quickselect with a median-of-three pivot.
+static void select_top(int *idx, int n, int k, const double *w) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi && k > lo && k <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        // median of three to idx[hi] as the pivot
+        if (above(w, idx[mid], idx[lo])) { int t = idx[mid]; idx[mid] = idx[lo]; idx[lo] = t; }
+        if (above(w, idx[hi], idx[lo])) { int t = idx[hi]; idx[hi] = idx[lo]; idx[lo] = t; }
+        if (above(w, idx[mid], idx[hi])) { int t = idx[mid]; idx[mid] = idx[hi]; idx[hi] = t; }
+        int pv = idx[hi], store = lo;
+        for (int i = lo; i < hi; i++)
+            if (above(w, idx[i], pv)) { int t = idx[i]; idx[i] = idx[store]; idx[store] = t; store++; }
+        idx[hi] = idx[store];
+        idx[store] = pv;
+        // idx[lo..store) are above the pivot, idx[store] is the pivot
+        if (store == k || store + 1 == k) return;
+        if (store > k) hi = store - 1;
+        else lo = store + 1;
+    }
+}
+
+static int cmp_desc(const void *a, const void *b, void *ctx) {
+    const double *w = ctx;
+    int x = *(const int *)a, y = *(const int *)b;
+    return above(w, x, y) ? -1 : above(w, y, x) ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- sampling
+
+static int fail(const char *msg, int i, float v) {
+    if (i >= 0) grpo_fail(GRPO_EINVAL, "sampler: logit %d is %g; %s", i, v, msg);
+    else grpo_fail(GRPO_EINVAL, "sampler: %s", msg);
+    return -1;
+}
+
+// Fills w (V) with exp(x - max x) (the most likely token has weight exactly 1), *z with
+// their sum, and idx with the survivors of top-k, top-p and min-p; returns their count
+// (>= 1), or -1 on bad input. amax gets the argmax.
+static int filter(const SamplerConfig *c, const float *logits, int V, double *w, int *idx, double *z, int *amax_out) {
+    if (sampler_config_check(c)) return -1;
+    if (!logits || V <= 0) return fail("no logits", -1, 0);
+    int amax = -1;
+    for (int i = 0; i < V; i++) {
+        float l = logits[i];
+        if (isnan(l) || (isinf(l) && l > 0)) return fail("NaN and +inf logits cannot be sampled", i, l);
+        if (l > -INFINITY && (amax < 0 || l > logits[amax])) amax = i;
+    }
+    if (amax < 0) return fail("every logit is -inf", -1, 0);
+    *amax_out = amax;
+    double inv = c->temperature > 0 ? 1.0 / c->temperature : 1.0, xm = logits[amax] * inv, sum = 0;
+    for (int i = 0; i < V; i++) sum += (w[i] = exp((double)logits[i] * inv - xm));
+    *z = sum;
+    double thr = c->min_p; // min-p in weight units: the max weight is 1 and always survives
+    int n = 0;
+    if (c->top_k > 0 && c->top_k < V) {
+        for (int i = 0; i < V; i++)
+            if (w[i] > 0) idx[n++] = i;
+        if (c->top_k < n) {
+            select_top(idx, n, c->top_k, w);
+            n = c->top_k;
+        }
+    } else if (c->top_p < 1) {
+        for (int i = 0; i < V; i++)
+            if (w[i] > 0 && w[i] >= thr) idx[n++] = i;
+    } else {
+        for (int i = 0; i < V; i++)
+            if (w[i] > 0 && w[i] >= thr) idx[n++] = i;
+        return n;
+    }
+    if (c->top_p < 1) {
+        // top-p is computed on the distribution renormalised over the top-k survivors. Without
+        // top-k, min-p was applied first above: it cuts a suffix of the sorted order, so the set
+        // is the same with fewer candidates to select from, as long as zk stays the full mass.
+        double zk = 0, cum = 0;
+        if (c->top_k > 0 && c->top_k < V) for (int i = 0; i < n; i++) zk += w[idx[i]];
+        else zk = sum;
+        double target = (double)c->top_p * zk;
+        int s = 0, m = 64, keep = n;
+        while (s < n && keep == n) {
+            int e = n - s <= m ? n : s + m;
+            if (e < n) select_top(idx + s, n - s, e - s, w);
+            qsort_r(idx + s, (size_t)(e - s), sizeof *idx, cmp_desc, w);
+            for (int i = s; i < e; i++) {
+                cum += w[idx[i]];
+                if (cum >= target) {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            s = e;
+            m *= 4;
+        }
+        n = keep;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (w[idx[i]] >= thr) idx[k++] = idx[i];
+    return k;
+}
+
+int sampler_filter(const SamplerConfig *c, const float *logits, int V, void *scratch, int *ids) {
+    void *own = NULL;
+    if (!scratch && V > 0 && !(scratch = own = malloc(sampler_scratch_bytes(V))))
+        return grpo_fail(GRPO_ENOMEM, "sampler: out of memory for %d logits", V), -1;
+    double *w = scratch, z;
+    int *idx = V > 0 ? (int *)(w + V) : NULL, amax;
+    int n = V > 0 ? filter(c, logits, V, w, idx, &z, &amax) : fail("no logits", -1, 0);
+    if (n > 0 && ids) memcpy(ids, idx, (size_t)n * sizeof *ids);
+    free(own);
+    return n;
+}
+
+int sampler_sample(const SamplerConfig *c, Rng *rng, const float *logits, int V, void *scratch, float *logprob) {
+    if (!c || !logits || V <= 0) return fail("no logits or config", -1, 0);
+    if (c->temperature > 0 && !rng) return fail("no RNG", -1, 0);
+    void *own = NULL;
+    if (!scratch && !(scratch = own = malloc(sampler_scratch_bytes(V)))) {
+        grpo_fail(GRPO_ENOMEM, "sampler: out of memory for %d logits", V);
+        return -1;
+    }
+    double *w = scratch, z; // (V) weights
+    int *idx = (int *)(w + V), amax = -1; // (V) survivor ids
+    SamplerConfig greedy = {0, 0, 1, 0};
+    int n = filter(c->temperature > 0 ? c : (sampler_config_check(c) ? c : &greedy), logits, V, w, idx, &z, &amax);
+    int tok = -1;
+    if (n > 0 && c->temperature == 0) {
+        tok = amax; // greedy: log_softmax at T = 1, no RNG draw
+    } else if (n > 0) {
+        double s = 0, acc = 0;
+        for (int i = 0; i < n; i++) s += w[idx[i]];
+        double target = rng_uniform(rng) * s;
+        for (int i = 0; i < n && tok < 0; i++) {
+            acc += w[idx[i]];
+            if (target < acc) tok = idx[i];
+        }
+        if (tok < 0) tok = idx[n - 1]; // rounding left the target at the very end
+    }
+    if (tok >= 0 && logprob) {
+        double inv = c->temperature > 0 ? 1.0 / c->temperature : 1.0;
+        *logprob = (float)((double)logits[tok] * inv - (double)logits[amax] * inv - log(z));
+    }
+    free(own);
+    return tok;
+}
