@@ -6,6 +6,7 @@
 #include "kernels/backend.h"
 #include "policy/model.h"
 #include "policy/safetensors.h"
+#include "policy/tokenizer.h"
 #include "rl/cli.h"
 
 static int run(int argc, char **argv) {
@@ -13,7 +14,7 @@ static int run(int argc, char **argv) {
     long hidden = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0, seed = 0, max_pos = 0, head_dim = 0;
     long bos = -1, eos = -1;
     double std = 0.02, theta = 0;
-    int tie = 0;
+    int tie = 0, no_tok = 0;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-o")) argv[i] = (char *)"--output";
     CliOpt opts[] = {{"--arch", CLI_STR, &arch}, {"--hidden", CLI_INT, &hidden}, {"--layers", CLI_INT, &layers},
@@ -22,7 +23,7 @@ static int run(int argc, char **argv) {
                      {"--tokenizer", CLI_STR, &tokenizer}, {"--output", CLI_STR, &out}, {"--device", CLI_STR, &device},
                      {"--max-pos", CLI_INT, &max_pos}, {"--head-dim", CLI_INT, &head_dim}, {"--std", CLI_DOUBLE, &std},
                      {"--rope-theta", CLI_DOUBLE, &theta}, {"--bos", CLI_INT, &bos}, {"--eos", CLI_INT, &eos},
-                     {"--dtype", CLI_STR, &dtype}};
+                     {"--dtype", CLI_STR, &dtype}, {"--no-tokenizer", CLI_FLAG, &no_tok}};
     int rc = cli_parse("init-model", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
     if (!arch || !out) return cli_error("init-model", "--arch and -o DIR are required (see 'grpo init-model --help')");
@@ -44,6 +45,18 @@ static int run(int argc, char **argv) {
     if (theta > 0) c.rope_theta = theta;
     if (bos >= 0) c.bos_id = (int)bos;
     if (eos >= 0) c.eos_ids[0] = (int)eos, c.n_eos = 1;
+    // The tokenizer decides the special ids unless they are given: --tokenizer's,
+    // or the built-in byte-level one when the vocabulary has room for it.
+    Tokenizer *tk = NULL;
+    if (tokenizer ? tok_load(tokenizer, &tk) : (!no_tok && vocab >= TOK_BUILTIN_VOCAB && tok_load_builtin(&tk)))
+        return cli_fail("init-model");
+    if (tk) {
+        int tv = tok_vocab_size(tk), tb = tok_bos_id(tk), te = tok_eos_id(tk);
+        tok_free(tk);
+        if (tv > vocab) return cli_error("init-model", "--vocab %ld is smaller than the tokenizer's %d tokens", vocab, tv);
+        if (bos < 0 && tb >= 0) c.bos_id = tb;
+        if (eos < 0 && te >= 0) c.eos_ids[0] = te, c.n_eos = 1;
+    }
     if (model_config_validate(&c, "init-model")) return cli_fail("init-model");
     Backend *b = NULL;
     if (backend_open(device, &b)) return cli_fail("init-model");
@@ -92,6 +105,9 @@ static int run(int argc, char **argv) {
             rc = cli_fail("init-model");
             goto done;
         }
+    } else if (!no_tok && vocab >= TOK_BUILTIN_VOCAB && tok_write_builtin(out)) {
+        rc = cli_fail("init-model");
+        goto done;
     }
     printf("{\"output\": \"%s\", \"arch\": \"%s\", \"parameters\": %zu}\n", out, arch,
            m->n_params - (size_t)0);
@@ -118,7 +134,10 @@ const GrpoCommand grpo_cmd_init_model = {
     "  --max-pos N       max_position_embeddings (default 2048 llama, 32768 qwen2)\n"
     "  --rope-theta X    rope_theta (default 10000 llama, 1000000 qwen2)\n"
     "  --bos N, --eos N  bos_token_id / eos_token_id written to config.json\n"
-    "  --tokenizer FILE  a tokenizer.json (or a directory with one) copied into DIR with its siblings\n"
+    "  --tokenizer FILE  a tokenizer.json (or a directory with one) copied into DIR with its siblings;\n"
+    "                    without it, the built-in byte-level tokenizer (263 tokens) is written when\n"
+    "                    --vocab is at least 263. Its BOS/EOS ids go to config.json.\n"
+    "  --no-tokenizer    write no tokenizer files\n"
     "  --dtype f32|bf16  weights dtype on disk (default f32)\n"
     "  -o, --output DIR  where to write (created if missing)\n"
     "  --device D        cpu, cuda or auto (default cpu)\n",

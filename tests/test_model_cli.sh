@@ -56,6 +56,30 @@ cmp -s "$T/m/model.safetensors" "$T/m2/model.safetensors"; check "same seed, sam
 check "llama tied init-model exits 0" $? 0
 out=$("$GRPO_BIN" logprobs --model "$T/m3" --ids "1 2 3"); check "tied llama logprobs" $? 0
 
+# generate: greedy --ids on a golden model continues like transformers' generate.
+gp=$(sed 's/.*"prompts": *\[\[//; s/\]\].*//; s/\],\[/|/g' "$G/llama_untied_gqa/expected_greedy.json" | cut -d'|' -f1 | tr ',' ' ')
+want=$(sed 's/.*"tokens": *\[\[//; s/\].*//' "$G/llama_untied_gqa/expected_greedy.json")
+out=$("$GRPO_BIN" generate --model "$G/llama_untied_gqa" --ids "$gp" --temperature 0 --max-tokens 10); check "greedy generate exits 0" $? 0
+got=$(printf '%s' "$out" | sed 's/.*"ids":\[//; s/\].*//')
+check "greedy tokens match transformers" "$got" "$want"
+# sampled: n lines, and each sample's log-probs are what `grpo logprobs` recomputes at the same temperature.
+"$GRPO_BIN" init-model --arch llama --hidden 32 --layers 2 --heads 4 --kv-heads 2 --ffn 64 --vocab 300 --seed 8 -o "$T/mt" >/dev/null
+check "init-model writes the built-in tokenizer" "$(ls "$T/mt" | grep -c tokenizer)" 2
+out=$("$GRPO_BIN" generate --model "$T/mt" --prompt "Hi there" --n 2 --max-tokens 5); check "generate --prompt exits 0" $? 0
+expect_match "generate prints text and finish_reason" "$out" '"text":.*"finish_reason":"(stop|length)"'
+out=$("$GRPO_BIN" generate --model "$T/mt" --ids "72 105 32 116" --n 3 --max-tokens 6 --temperature 0.8 --top-k 50 --seed 5)
+check "generate --ids exits 0" $? 0
+check "generate prints n lines" "$(printf '%s\n' "$out" | wc -l)" 3
+line=$(printf '%s\n' "$out" | tail -1)
+cids=$(printf '%s' "$line" | sed 's/.*"ids":\[//; s/\].*//; s/,/ /g')
+clp=$(printf '%s' "$line" | sed 's/.*"logprobs":\[//; s/\].*//; s/,/ /g')
+nc=$(echo $cids | wc -w)
+full=$(printf '%s\n' "$("$GRPO_BIN" logprobs --model "$T/mt" --temperature 0.8 --ids "72 105 32 116 $cids" | nums)" | tr ' ' '\n' | grep . | tail -n "$nc")
+e=$(max_rel "$(echo $full)" "$(echo $clp)")
+ok_below "$e" 1e-4; check "sampled log-probs equal grpo logprobs (rel err $e)" $? 0
+out2=$("$GRPO_BIN" generate --model "$T/mt" --ids "72 105 32 116" --n 3 --max-tokens 6 --temperature 0.8 --top-k 50 --seed 5)
+check "same seed, same samples" "$out2" "$out"
+
 # Errors: clear, naming the thing.
 err=$("$GRPO_BIN" logprobs --model "$T/m" --ids "5 100" 2>&1); check "id past vocab fails" $? 1
 expect_match "id past vocab is named" "$err" 'outside the vocabulary'
