@@ -51,7 +51,7 @@ int cpu_attention_forward(Backend *b, float *out, float *lse, const float *q, co
     const size_t qd = (size_t)n_heads * hd, kvd = (size_t)n_kv_heads * hd;
     const float scale = 1.0f / sqrtf((float)hd);
     int fail = 0;
-#pragma omp parallel
+#pragma omp parallel if((size_t)T * n_heads * max_keys * head_dim >= CPU_PAR_MIN)
     {
         float *sc = malloc((size_t)max_keys * sizeof(float));
         if (!sc) {
@@ -109,7 +109,7 @@ int cpu_attention_backward(Backend *b, float *dq, float *dk, float *dv, const fl
     const float scale = 1.0f / sqrtf((float)hd);
     // One thread per (sequence, kv head): it owns those dk/dv rows, so the
     // accumulation needs no atomics and runs in a fixed order.
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if((size_t)T * n_heads * max_keys * head_dim >= CPU_PAR_MIN)
         for (int s = 0; s < S; s++)
             for (int hk = 0; hk < n_kv_heads; hk++) {
                 const float *kb = k + (size_t)kv_start[s] * kvd + (size_t)hk * hd;

@@ -5,6 +5,10 @@
 
 #include "kernels/backend.h"
 
+// Loops below about this many flops run on one thread: waking the OpenMP team
+// costs more than it saves (decode steps are full of such small ops).
+#define CPU_PAR_MIN 32768
+
 int cpu_embedding_forward(Backend *b, float *out, const int32_t *ids, const float *wte, int T, int C, int V);
 int cpu_embedding_backward(Backend *b, float *dwte, const float *dout, const int32_t *ids, int T, int C, int V);
 int cpu_rmsnorm_forward(Backend *b, float *out, float *rstd, const float *inp, const float *weight,

@@ -6,7 +6,7 @@
 
 int cpu_swiglu_forward(Backend *b, float *out, const float *gate, const float *up, size_t n) {
     // out, gate, up (n) = (T, F) flattened
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n >= CPU_PAR_MIN / 8)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
@@ -17,7 +17,7 @@ int cpu_swiglu_forward(Backend *b, float *out, const float *gate, const float *u
 int cpu_swiglu_backward(Backend *b, float *dgate, float *dup, const float *dout, const float *gate,
                         const float *up, size_t n) {
     // silu'(g) = sig(g) * (1 + g * (1 - sig(g)))
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n >= CPU_PAR_MIN / 8)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i], sg = 1.0f / (1.0f + expf(-g)), d = dout[i];
         float u = up[i];
@@ -28,14 +28,14 @@ int cpu_swiglu_backward(Backend *b, float *dgate, float *dup, const float *dout,
 }
 
 int cpu_add(Backend *b, float *out, const float *x, const float *y, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = x[i] + y[i];
     return GRPO_OK;
 }
 
 int cpu_bias_forward(Backend *b, float *out, const float *bias, int T, int N) {
     // out (T, N) += bias (N)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * N >= CPU_PAR_MIN)
     for (int t = 0; t < T; t++) {
         float *o = out + (size_t)t * N;
         for (int j = 0; j < N; j++) o[j] += bias[j];
@@ -45,7 +45,7 @@ int cpu_bias_forward(Backend *b, float *out, const float *bias, int T, int N) {
 
 int cpu_bias_backward(Backend *b, float *dbias, const float *dout, int T, int N) {
     // dbias (N) += sum over t of dout (T, N); split by column for a fixed order
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * N >= CPU_PAR_MIN)
     for (int j0 = 0; j0 < N; j0 += 64) {
         int j1 = j0 + 64 < N ? j0 + 64 : N;
         for (int t = 0; t < T; t++) {
@@ -58,7 +58,7 @@ int cpu_bias_backward(Backend *b, float *dbias, const float *dout, int T, int N)
 
 int cpu_scatter_rows(Backend *b, float *dst, const float *src, const int32_t *dst_rows, int n, int dim) {
     // dst (*, dim) rows dst_rows[i] = src (n, dim) row i
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)n * dim >= CPU_PAR_MIN)
     for (int i = 0; i < n; i++)
         memcpy(dst + (size_t)dst_rows[i] * dim, src + (size_t)i * dim, (size_t)dim * sizeof(float));
     return GRPO_OK;

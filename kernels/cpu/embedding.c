@@ -9,7 +9,7 @@ int cpu_embedding_forward(Backend *b, float *out, const int32_t *ids, const floa
         if (ids[t] < 0 || ids[t] >= V)
             return grpo_fail(GRPO_EINVAL, "embedding: token id %d at position %d is outside the vocabulary (%d)",
                              (int)ids[t], t, V);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * C >= CPU_PAR_MIN)
     for (int t = 0; t < T; t++) memcpy(out + (size_t)t * C, wte + (size_t)ids[t] * C, (size_t)C * sizeof(float));
     return GRPO_OK;
 }
@@ -18,7 +18,7 @@ int cpu_embedding_backward(Backend *b, float *dwte, const float *dout, const int
     // dwte (V, C) +=, dout (T, C). Tokens repeat, so threads split the channels
     // rather than the tokens: no two threads touch the same element, and the
     // summation order per element is fixed (deterministic).
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * C >= CPU_PAR_MIN)
     for (int c0 = 0; c0 < C; c0 += 64) {
         int c1 = c0 + 64 < C ? c0 + 64 : C;
         for (int t = 0; t < T; t++) {

@@ -12,7 +12,7 @@ int cpu_logprob_forward(Backend *b, float *logp, float *entropy, float *lse, con
         if (targets[t] >= V)
             return grpo_fail(GRPO_EINVAL, "logprob: target %d at row %d is outside the vocabulary (%d)",
                              (int)targets[t], t, V);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * V >= CPU_PAR_MIN / 8)
     for (int t = 0; t < T; t++) {
         const float *x = logits + (size_t)t * V;
         float m = -INFINITY;
@@ -38,7 +38,7 @@ int cpu_logprob_forward(Backend *b, float *logp, float *entropy, float *lse, con
 int cpu_logprob_backward(Backend *b, float *dlogits, const float *dlogp, const float *logits,
                          const int32_t *targets, const float *lse, int T, int V, float inv_temp) {
     // dlogits (T, V) overwritten (may alias logits): dlogp * (onehot - softmax) * inv_temp
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * V >= CPU_PAR_MIN / 8)
     for (int t = 0; t < T; t++) {
         const float *x = logits + (size_t)t * V;
         float *d = dlogits + (size_t)t * V;

@@ -6,7 +6,7 @@
 int cpu_rmsnorm_forward(Backend *b, float *out, float *rstd, const float *inp, const float *weight,
                         int T, int C, float eps) {
     // out, inp (T, C); weight (C); rstd (T) or NULL
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * C >= CPU_PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = inp + (size_t)t * C;
         float *y = out + (size_t)t * C;
@@ -23,7 +23,7 @@ int cpu_rmsnorm_backward(Backend *b, float *dinp, float *dweight, const float *d
                          const float *weight, const float *rstd, int T, int C) {
     // dinp (T, C) +=; dweight (C) +=; dout, inp (T, C); rstd (T)
     // dx = r * (w*dy - x * r^2 * mean(w*dy*x))
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * C >= CPU_PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = inp + (size_t)t * C, *dy = dout + (size_t)t * C;
         float *dx = dinp + (size_t)t * C;
@@ -33,7 +33,7 @@ int cpu_rmsnorm_backward(Backend *b, float *dinp, float *dweight, const float *d
         for (int c = 0; c < C; c++) dx[c] += r * (weight[c] * dy[c] - x[c] * k);
     }
     // Column sums split by channel so each element has one writer and a fixed order.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * C >= CPU_PAR_MIN)
     for (int c0 = 0; c0 < C; c0 += 64) {
         int c1 = c0 + 64 < C ? c0 + 64 : C;
         for (int t = 0; t < T; t++) {

@@ -8,7 +8,7 @@ static void rope_rotate(float *x, const int32_t *pos, const float *inv_freq, int
                         int head_dim, float sign) {
     // x (T, n_heads * head_dim), rotated in place
     int half = head_dim / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)T * n_heads * head_dim >= CPU_PAR_MIN)
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < half; i++) {
             // HF computes cos/sin of (pos * inv_freq) in fp32; doing the same keeps
