@@ -45,6 +45,10 @@ static int cpu_matmul(Backend *b, float *out, const float *a, const float *bm,
         if (!accumulate) memset(out, 0, (size_t)M * N * sizeof(float));
         return GRPO_OK;
     }
+    if (!trans_a && trans_b && M <= CPU_SMALL_M) { // a decode step's x @ W^T: see matmul_small.c
+        cpu_matmul_small(out, a, bm, M, N, K, alpha, accumulate);
+        return GRPO_OK;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha,
                 a, trans_a ? M : K, bm, trans_b ? K : N,

@@ -36,6 +36,9 @@ int cpu_logprob_backward(Backend *b, float *dlogits, const float *dlogp, const f
 int cpu_add(Backend *b, float *out, const float *x, const float *y, size_t n);
 int cpu_bias_forward(Backend *b, float *out, const float *bias, int T, int N);
 int cpu_bias_backward(Backend *b, float *dbias, const float *dout, int T, int N);
+// y (M, N) = alpha * x (M, K) @ W^T (+ y) for M <= CPU_SMALL_M (matmul_small.c).
+#define CPU_SMALL_M 16
+void cpu_matmul_small(float *y, const float *x, const float *w, int M, int N, int K, float alpha, int accumulate);
 int cpu_scatter_rows(Backend *b, float *dst, const float *src, const int32_t *dst_rows, int n, int dim);
 
 #endif
