@@ -129,6 +129,8 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
         ids[i] = (int32_t)(3 + (s >> 33) % (uint64_t)(V - 3));
     }
     for (int i = 0; i < batch; i++) prompts[i] = pids + (size_t)i * prompt_len, lens[i] = prompt_len;
+    double load0 = 0;
+    getloadavg(&load0, 1);
     GenConfig c;
     memset(&c, 0, sizeof c);
     c.sampler = sampler_config_default();
@@ -160,15 +162,19 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    // A shared machine's load average says how far the numbers are from an idle one's.
+    double load1[1] = {0};
+    getloadavg(load1, 1);
     double t_dec = t_gen - t_pre;
-    printf("{\"model\": \"%s\", \"params\": %zu, \"device\": \"%s\", \"device_name\": \"%s\", \"threads\": %d,\n"
-           " \"batch\": %d, \"prompt_len\": %d, \"gen_len\": %d, \"train_len\": %d, \"temperature\": %g,\n"
+    printf("{\"model\": \"%s\", \"params\": %zu, \"device\": \"%s\", \"device_name\": \"%s\", \"threads\": %d,"
+           " \"batch\": %d, \"prompt_len\": %d, \"gen_len\": %d, \"train_len\": %d, \"temperature\": %g,"
            " \"prefill_tok_s\": %.1f, \"prefill_s\": %.4f, \"generate_s\": %.4f, \"decode_tok_s\": %.1f,"
-           " \"generate_tok_s\": %.1f,\n \"train_tok_s\": %.1f, \"train_s\": %.4f, \"peak_rss_mib\": %.1f}\n",
+           " \"generate_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_s\": %.4f, \"peak_rss_mib\": %.1f, \"loadavg_before\": %.2f,"
+           " \"loadavg_after\": %.2f}\n",
            dir, m->n_params, b->name, b->device_name, omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
            temperature, batch * prompt_len / t_pre, t_pre, t_gen,
            t_dec > 0 ? batch * (gen_len - 1) / t_dec : 0.0, batch * gen_len / t_gen, batch * train_len / t_train, t_train,
-           ru.ru_maxrss / 1024.0);
+           ru.ru_maxrss / 1024.0, load0, load1[0]);
     rc = 0;
 done:
     free(ids), free(prompts), free(lens), free(cu), free(lp), free(dlp);

@@ -80,6 +80,10 @@ ok_below "$e" 1e-4; check "sampled log-probs equal grpo logprobs (rel err $e)" $
 out2=$("$GRPO_BIN" generate --model "$T/mt" --ids "72 105 32 116" --n 3 --max-tokens 6 --temperature 0.8 --top-k 50 --seed 5)
 check "same seed, same samples" "$out2" "$out"
 
+# bench --model reports the three workloads (speed itself is never asserted).
+out=$("$GRPO_BIN" bench --model "$T/m" --batch 2 --prompt-len 4 --gen-len 3 --device cpu); check "bench --model exits 0" $? 0
+expect_match "bench reports prefill, decode, train and memory" "$out" '"prefill_tok_s": [0-9.]+.*"decode_tok_s": [0-9.]+.*"train_tok_s": [0-9.]+.*"peak_rss_mib": [0-9.]+'
+
 # Errors: clear, naming the thing.
 err=$("$GRPO_BIN" logprobs --model "$T/m" --ids "5 100" 2>&1); check "id past vocab fails" $? 1
 expect_match "id past vocab is named" "$err" 'outside the vocabulary'
