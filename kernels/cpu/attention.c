@@ -19,6 +19,67 @@ static int seq_of(const int32_t *q_start, int S, int t) {
     return lo;
 }
 
+// The per-row work, compiled for AVX-512 / AVX2 / baseline and picked at load
+// time. Dot products keep 16 partial sums so they vectorise without reassociating
+// (no -ffast-math), and the summation order is fixed: results do not depend on
+// the machine's thread count.
+#define LANES 16
+static inline float dot(const float *a, const float *b, int n) {
+    float acc[LANES] = {0};
+    int n16 = n - n % LANES;
+    for (int i = 0; i < n16; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += a[i + j] * b[i + j];
+    float s = 0.0f;
+    for (int j = 0; j < LANES; j++) s += acc[j];
+    for (int i = n16; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// out (hd) = softmax(q . k_j * scale) @ v over n_keys rows of k, v (stride kvd);
+// sc (n_keys) is scratch. Returns the log-sum-exp of the scaled scores.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float attn_row_forward(float *out, float *sc, const float *q, const float *k, const float *v, int n_keys, int hd,
+                              size_t kvd, float scale) {
+    float m = -INFINITY;
+    for (int j = 0; j < n_keys; j++) {
+        float d = dot(q, k + (size_t)j * kvd, hd) * scale;
+        sc[j] = d;
+        if (d > m) m = d;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < n_keys; j++) {
+        sc[j] = expf(sc[j] - m);
+        sum += sc[j];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < hd; i++) out[i] = 0.0f;
+    for (int j = 0; j < n_keys; j++) {
+        const float *vj = v + (size_t)j * kvd;
+        float p = sc[j] * inv;
+        for (int i = 0; i < hd; i++) out[i] += p * vj[i];
+    }
+    return m + logf(sum);
+}
+
+// One query row's backward: dq (hd) overwritten, dk/dv rows (stride kvd) +=.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void attn_row_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                              const float *v, const float *out, float lse, int n_keys, int hd, size_t kvd, float scale) {
+    float D = dot(dout, out, hd);
+    for (int i = 0; i < hd; i++) dq[i] = 0.0f;
+    for (int j = 0; j < n_keys; j++) {
+        const float *kj = k + (size_t)j * kvd, *vj = v + (size_t)j * kvd;
+        float pj = expf(dot(q, kj, hd) * scale - lse);
+        float ds = pj * (dot(dout, vj, hd) - D) * scale;
+        float *dkj = dk + (size_t)j * kvd, *dvj = dv + (size_t)j * kvd;
+        for (int i = 0; i < hd; i++) {
+            dq[i] += ds * kj[i];
+            dkj[i] += ds * q[i];
+            dvj[i] += pj * dout[i];
+        }
+    }
+}
+
 static int check_args(const int32_t *q_start, const int32_t *q_pos0, int S, int T, int n_heads,
                       int n_kv_heads, int *max_keys) {
     if (S < 0 || T < 0 || n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads)
@@ -64,32 +125,10 @@ int cpu_attention_forward(Backend *b, float *out, float *lse, const float *q, co
                 if (!sc) continue;
                 int s = seq_of(q_start, S, t);
                 int n_keys = q_pos0[s] + (t - q_start[s]) + 1;
-                const float *qh = q + (size_t)t * qd + (size_t)h * hd;
-                const float *kb = k + (size_t)kv_start[s] * kvd + (size_t)(h / group) * hd;
-                const float *vb = v + (size_t)kv_start[s] * kvd + (size_t)(h / group) * hd;
-                float m = -INFINITY;
-                for (int j = 0; j < n_keys; j++) {
-                    const float *kj = kb + (size_t)j * kvd;
-                    float d = 0.0f;
-                    for (int i = 0; i < hd; i++) d += qh[i] * kj[i];
-                    d *= scale;
-                    sc[j] = d;
-                    if (d > m) m = d;
-                }
-                float sum = 0.0f;
-                for (int j = 0; j < n_keys; j++) {
-                    sc[j] = expf(sc[j] - m);
-                    sum += sc[j];
-                }
-                float inv = 1.0f / sum;
-                float *oh = out + (size_t)t * qd + (size_t)h * hd;
-                memset(oh, 0, (size_t)hd * sizeof(float));
-                for (int j = 0; j < n_keys; j++) {
-                    const float *vj = vb + (size_t)j * kvd;
-                    float p = sc[j] * inv;
-                    for (int i = 0; i < hd; i++) oh[i] += p * vj[i];
-                }
-                if (lse) lse[(size_t)t * n_heads + h] = m + logf(sum);
+                size_t kv0 = (size_t)kv_start[s] * kvd + (size_t)(h / group) * hd;
+                float l = attn_row_forward(out + (size_t)t * qd + (size_t)h * hd, sc, q + (size_t)t * qd + (size_t)h * hd,
+                                           k + kv0, v + kv0, n_keys, hd, kvd, scale);
+                if (lse) lse[(size_t)t * n_heads + h] = l;
             }
         free(sc);
     }
@@ -118,31 +157,9 @@ int cpu_attention_backward(Backend *b, float *dq, float *dk, float *dv, const fl
                 float *dvb = dv + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
                 for (int h = hk * group; h < (hk + 1) * group; h++)
                     for (int t = q_start[s]; t < q_start[s + 1]; t++) {
-                        int n_keys = q_pos0[s] + (t - q_start[s]) + 1;
-                        const float *qh = q + (size_t)t * qd + (size_t)h * hd;
-                        const float *doh = dout + (size_t)t * qd + (size_t)h * hd;
-                        const float *oh = out + (size_t)t * qd + (size_t)h * hd;
-                        float *dqh = dq + (size_t)t * qd + (size_t)h * hd;
-                        float l = lse[(size_t)t * n_heads + h];
-                        float D = 0.0f;
-                        for (int i = 0; i < hd; i++) D += doh[i] * oh[i];
-                        memset(dqh, 0, (size_t)hd * sizeof(float));
-                        for (int j = 0; j < n_keys; j++) {
-                            const float *kj = kb + (size_t)j * kvd, *vj = vb + (size_t)j * kvd;
-                            float sdot = 0.0f, dp = 0.0f;
-                            for (int i = 0; i < hd; i++) {
-                                sdot += qh[i] * kj[i];
-                                dp += doh[i] * vj[i];
-                            }
-                            float pj = expf(sdot * scale - l);
-                            float ds = pj * (dp - D) * scale;
-                            float *dkj = dkb + (size_t)j * kvd, *dvj = dvb + (size_t)j * kvd;
-                            for (int i = 0; i < hd; i++) {
-                                dqh[i] += ds * kj[i];
-                                dkj[i] += ds * qh[i];
-                                dvj[i] += pj * doh[i];
-                            }
-                        }
+                        size_t o = (size_t)t * qd + (size_t)h * hd;
+                        attn_row_backward(dq + o, dkb, dvb, dout + o, q + o, kb, vb, out + o, lse[(size_t)t * n_heads + h],
+                                          q_pos0[s] + (t - q_start[s]) + 1, hd, kvd, scale);
                     }
             }
     return GRPO_OK;
