@@ -104,6 +104,7 @@ typedef struct {
     ModelWeights w, g;      // views into params and grads
     float *inv_freq;        // (head_dim/2) backend memory, rope scaling applied
     ModelActs *acts;        // training activations of the last forward
+    int logit_chunk;        // rows of logits per chunk; 0 = about 64 MiB (tests set it small)
 } Model;
 
 // A model with the layout of `cfg`, parameters zeroed. Free with model_free.

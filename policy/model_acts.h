@@ -27,6 +27,7 @@ struct ModelActs {
     float *tmp;           // (T, max(C, qd, F)) scratch
     float *logits;        // (chunk, V)
     int chunk;
+    int logits_fresh;     // logits holds the last chunk's logits from forward
     // backward scratch
     float *dx, *dln;      // (T, C)
     float *dq, *dk, *dv;  // (T, qd), (T, kvd), (T, kvd)

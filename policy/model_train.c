@@ -78,7 +78,7 @@ static size_t layout(Model *m, ModelActs *a, float *base, int T, int S) {
 
 int model_acts_reserve(Model *m, int T, int S) {
     ModelActs *a = m->acts;
-    if (a && a->cap_T >= T && a->cap_S >= S) return GRPO_OK;
+    if (a && a->cap_T >= T && a->cap_S >= S && (m->logit_chunk <= 0 || m->logit_chunk == a->chunk)) return GRPO_OK;
     int capT = T, capS = S;
     if (a) { // grow geometrically so a run of slightly longer batches does not reallocate each step
         if (capT < a->cap_T * 5 / 4) capT = a->cap_T * 5 / 4;
@@ -97,6 +97,7 @@ int model_acts_reserve(Model *m, int T, int S) {
     // run sgemm near its peak (131-row chunks were 1.5-2x slower).
     int chunk = (int)((16u << 20) / (unsigned)m->cfg.vocab);
     if (chunk < 64) chunk = 64;
+    if (m->logit_chunk > 0) chunk = m->logit_chunk;
     if (chunk > capT) chunk = capT;
     a->chunk = chunk;
     size_t n = layout(m, a, NULL, capT, capS);
@@ -143,6 +144,7 @@ int model_forward(Model *m, const ModelBatch *batch, float *logp, float *entropy
                              (int)batch->ids[t], t, c->vocab);
     TRY(model_acts_reserve(m, T, S));
     ModelActs *a = m->acts;
+    a->logits_fresh = 0;
     a->T = T;
     a->S = S;
     a->inv_temp = batch->temperature > 0 ? 1.0f / batch->temperature : 1.0f;
@@ -207,6 +209,7 @@ int model_forward(Model *m, const ModelBatch *batch, float *logp, float *entropy
         TRY(b->logprob_forward(b, a->logp + t0, a->ent + t0, a->lse_out + t0, a->logits, a->targets + t0, n, c->vocab,
                                a->inv_temp));
     }
+    a->logits_fresh = 1;
     if (logp) TRY(b->to_host(b, logp, a->logp, (size_t)T * sizeof(float)));
     if (entropy) TRY(b->to_host(b, entropy, a->ent, (size_t)T * sizeof(float)));
     return GRPO_OK;
@@ -222,12 +225,15 @@ int model_backward(Model *m, const float *dlogp) {
     const int qd = nh * hd, kvd = nkv * hd, V = c->vocab;
     TRY(b->to_device(b, a->dlogp, dlogp, (size_t)T * sizeof(float)));
 
-    // Vocabulary projection, chunk by chunk: recompute the logits, turn them
-    // into d logits in place, and push them through lm_head.
-    for (int t0 = 0; t0 < T; t0 += a->chunk) {
+    // Vocabulary projection, chunk by chunk (last first: forward left that
+    // chunk's logits in the buffer, so it needs no recomputation): recompute the
+    // logits, turn them into d logits in place, and push them through lm_head.
+    int last0 = (T - 1) / a->chunk * a->chunk;
+    for (int t0 = last0; t0 >= 0; t0 -= a->chunk) {
         int n = T - t0 < a->chunk ? T - t0 : a->chunk;
         const float *xf = a->lnf + (size_t)t0 * C;
-        TRY(linear(b, a->logits, xf, m->w.lm_head, NULL, n, V, C));
+        if (!(t0 == last0 && a->logits_fresh)) TRY(linear(b, a->logits, xf, m->w.lm_head, NULL, n, V, C));
+        a->logits_fresh = 0;
         TRY(b->logprob_backward(b, a->logits, a->dlogp + t0, a->logits, a->targets + t0, a->lse_out + t0, n, V,
                                 a->inv_temp));
         TRY(linear_backward(b, a->dln + (size_t)t0 * C, 0, m->g.lm_head, NULL, a->logits, xf, m->w.lm_head, n, V, C));

@@ -84,6 +84,9 @@ static void run_case(Backend *be, const char *dir, const char *name) {
     printf("%s: logprobs rel err %.2e, entropies %.2e\n", name, e_lp, e_ent);
 
     LossStats stats;
+    // Three-row logit chunks: the multi-chunk path (recompute all but the last
+    // chunk in backward) must give the same numbers as one chunk.
+    m->logit_chunk = 3;
     st = gradbatch_run(m, &b, &stats, NULL);
     CHECK(st == GRPO_OK, "%s: grad: %s", name, grpo_errmsg());
     double el = cJSON_GetObjectItem(exp, "loss")->valuedouble;
