@@ -621,6 +621,10 @@ int st_read_f32(const SafeTensors *st, const StTensorInfo *t, float *dst) {
     const uint8_t *src = f->map + f->data_off + e->begin;
     size_t n = (size_t)st_numel(t);
     if (n && !dst) return grpo_fail(GRPO_EINVAL, "%s: tensor '%s': NULL destination", f->path, t->name);
+    if (n == 0 && t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
+        return grpo_fail(GRPO_EUNSUPPORTED, "%s: tensor '%s': dtype %s cannot be read as floats (F32, F16 or BF16 only)",
+                         f->path, t->name, st_dtype_name(t->dtype));
+    if (n == 0) return GRPO_OK; // an empty tensor: nothing to copy (dst may be NULL)
     switch (t->dtype) {
     case ST_F32: memcpy(dst, src, n * 4); break;
     case ST_BF16:

@@ -1,10 +1,11 @@
-// Sampling without full sorts: top-k is a partial selection (O(V)); top-p sorts only a
-// growing prefix of the most likely tokens (64, then 4x more, ...) until it holds top_p of
-// the mass, which for real LM distributions is a few hundred tokens; with neither, a token
-// is drawn by one linear walk.
+// Sampling without full sorts. Top-k and top-p boundaries are found with one histogram
+// pass over the weights (2050 buckets ordered like the weights); only the bucket that holds
+// the boundary is selected (top-k) or sorted (top-p). With neither, a token is drawn by one
+// linear walk. So a 150k vocabulary costs O(V) per token whatever the filters.
 #include "policy/sampler.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,10 +106,37 @@ static int fail(const char *msg, int i, float v) {
     return -1;
 }
 
+// Weights in (0, 1] fall into NB buckets by the top bits of their IEEE representation:
+// 32 buckets per power of two from 2^-64 to 1, and bucket 0 for everything smaller. For
+// positive doubles the bit pattern is ordered like the value, so bucket order is weight
+// order exactly, and a histogram pass finds which bucket holds the top-k / top-p boundary.
+#define NB 2050
+static inline int wbucket(double w) {
+    if (w < 0x1p-64) return 0;
+    uint64_t b;
+    memcpy(&b, &w, sizeof b);
+    return (int)((b >> 47) - (959u << 5)) + 1; // 959 = the biased exponent of 2^-64
+}
+
+// Moves the tokens of buckets above B to idx[0..) (returned count) and those of bucket B
+// to tail[0..*nb).
+static int gather(const double *w, int V, double thr, int B, int *idx, int *tail, int *nb) {
+    int n = 0, m = 0;
+    for (int i = 0; i < V; i++) {
+        if (!(w[i] > 0 && w[i] >= thr)) continue;
+        int b = wbucket(w[i]);
+        if (b > B) idx[n++] = i;
+        else if (b == B) tail[m++] = i;
+    }
+    *nb = m;
+    return n;
+}
+
 // Fills w (V) with exp(x - max x) (the most likely token has weight exactly 1), *z with
-// their sum, and idx with the survivors of top-k, top-p and min-p; returns their count
-// (>= 1), or -1 on bad input. amax gets the argmax.
-static int filter(const SamplerConfig *c, const float *logits, int V, double *w, int *idx, double *z, int *amax_out) {
+// their sum, and, when want_set, idx with the survivors of top-k, top-p and min-p; returns
+// their count (>= 1), or -1 on bad input. amax gets the argmax.
+static int filter(const SamplerConfig *c, const float *logits, int V, double *w, int *idx, double *z, int *amax_out,
+                  int want_set) {
     if (sampler_config_check(c)) return -1;
     if (!logits || V <= 0) return fail("no logits", -1, 0);
     int amax = -1;
@@ -122,47 +150,65 @@ static int filter(const SamplerConfig *c, const float *logits, int V, double *w,
     double inv = c->temperature > 0 ? 1.0 / c->temperature : 1.0, xm = logits[amax] * inv, sum = 0;
     for (int i = 0; i < V; i++) sum += (w[i] = exp((double)logits[i] * inv - xm));
     *z = sum;
+    if (!want_set) return 1;
     double thr = c->min_p; // min-p in weight units: the max weight is 1 and always survives
-    int n = 0;
-    if (c->top_k > 0 && c->top_k < V) {
-        for (int i = 0; i < V; i++)
-            if (w[i] > 0) idx[n++] = i;
-        if (c->top_k < n) {
-            select_top(idx, n, c->top_k, w);
-            n = c->top_k;
-        }
-    } else if (c->top_p < 1) {
-        for (int i = 0; i < V; i++)
-            if (w[i] > 0 && w[i] >= thr) idx[n++] = i;
-    } else {
+    int use_k = c->top_k > 0 && c->top_k < V, use_p = c->top_p < 1, n = 0;
+    if (!use_k && !use_p) {
         for (int i = 0; i < V; i++)
             if (w[i] > 0 && w[i] >= thr) idx[n++] = i;
         return n;
     }
-    if (c->top_p < 1) {
-        // top-p is computed on the distribution renormalised over the top-k survivors. Without
-        // top-k, min-p was applied first above: it cuts a suffix of the sorted order, so the set
-        // is the same with fewer candidates to select from, as long as zk stays the full mass.
-        double zk = 0, cum = 0;
-        if (c->top_k > 0 && c->top_k < V) for (int i = 0; i < n; i++) zk += w[idx[i]];
-        else zk = sum;
-        double target = (double)c->top_p * zk;
-        int s = 0, m = 64, keep = n;
-        while (s < n && keep == n) {
-            int e = n - s <= m ? n : s + m;
-            if (e < n) select_top(idx + s, n - s, e - s, w);
-            qsort_r(idx + s, (size_t)(e - s), sizeof *idx, cmp_desc, w);
-            for (int i = s; i < e; i++) {
-                cum += w[idx[i]];
-                if (cum >= target) {
+    // Histogram of the candidates. Without top-k, min-p can be applied first: it cuts a
+    // suffix of the weight order, so top-p then keeps the same prefix as long as its target
+    // is computed on the full mass.
+    double mass[NB] = {0}, pthr = use_k ? 0 : thr;
+    int cnt[NB] = {0}, total = 0, B = -1, nb = 0;
+    for (int i = 0; i < V; i++)
+        if (w[i] > 0 && w[i] >= pthr) {
+            int b = wbucket(w[i]);
+            mass[b] += w[i], cnt[b]++, total++;
+        }
+    int *tail = idx; // bucket B's tokens, at the end of idx: idx + V - cnt[B] (disjoint from the kept ones)
+    if (use_k) {
+        if (c->top_k >= total) {
+            n = gather(w, V, 0, -1, idx, tail, &nb);
+        } else {
+            int above = 0;
+            for (B = NB - 1; above + cnt[B] < c->top_k; B--) above += cnt[B];
+            tail = idx + V - cnt[B];
+            n = gather(w, V, 0, B, idx, tail, &nb);
+            int want = c->top_k - n;
+            if (want < nb) select_top(tail, nb, want, w);
+            memmove(idx + n, tail, (size_t)want * sizeof *idx);
+            n += want;
+        }
+        if (use_p) { // top-p on the distribution renormalised over the top-k survivors
+            double zk = 0, cum = 0;
+            for (int i = 0; i < n; i++) zk += w[idx[i]];
+            qsort_r(idx, (size_t)n, sizeof *idx, cmp_desc, w);
+            double target = (double)c->top_p * zk;
+            for (int i = 0; i < n; i++)
+                if ((cum += w[idx[i]]) >= target) {
+                    n = i + 1;
+                    break;
+                }
+        }
+    } else {
+        double target = (double)c->top_p * sum, cum = 0;
+        for (B = NB - 1; B >= 0 && cum + mass[B] < target; B--) cum += mass[B];
+        if (B >= 0) tail = idx + V - cnt[B];
+        n = gather(w, V, thr, B, idx, tail, &nb); // B = -1: the mass never reached the target, keep all
+        if (B >= 0) {
+            qsort_r(tail, (size_t)nb, sizeof *tail, cmp_desc, w);
+            int keep = nb;
+            for (int i = 0; i < nb; i++)
+                if ((cum += w[tail[i]]) >= target) {
                     keep = i + 1;
                     break;
                 }
-            }
-            s = e;
-            m *= 4;
+            memmove(idx + n, tail, (size_t)keep * sizeof *idx);
+            n += keep;
         }
-        n = keep;
     }
     int k = 0;
     for (int i = 0; i < n; i++)
@@ -176,7 +222,7 @@ int sampler_filter(const SamplerConfig *c, const float *logits, int V, void *scr
         return grpo_fail(GRPO_ENOMEM, "sampler: out of memory for %d logits", V), -1;
     double *w = scratch, z;
     int *idx = V > 0 ? (int *)(w + V) : NULL, amax;
-    int n = V > 0 ? filter(c, logits, V, w, idx, &z, &amax) : fail("no logits", -1, 0);
+    int n = V > 0 ? filter(c, logits, V, w, idx, &z, &amax, 1) : fail("no logits", -1, 0);
     if (n > 0 && ids) memcpy(ids, idx, (size_t)n * sizeof *ids);
     free(own);
     return n;
@@ -192,8 +238,7 @@ int sampler_sample(const SamplerConfig *c, Rng *rng, const float *logits, int V,
     }
     double *w = scratch, z; // (V) weights
     int *idx = (int *)(w + V), amax = -1; // (V) survivor ids
-    SamplerConfig greedy = {0, 0, 1, 0};
-    int n = filter(c->temperature > 0 ? c : (sampler_config_check(c) ? c : &greedy), logits, V, w, idx, &z, &amax);
+    int n = filter(c, logits, V, w, idx, &z, &amax, c->temperature > 0);
     int tok = -1;
     if (n > 0 && c->temperature == 0) {
         tok = amax; // greedy: log_softmax at T = 1, no RNG draw
@@ -213,4 +258,34 @@ int sampler_sample(const SamplerConfig *c, Rng *rng, const float *logits, int V,
     }
     free(own);
     return tok;
+}
+
+int sampler_sample_rows(const SamplerConfig *c, Rng *rngs, const float *logits, int B, int V, void *scratch,
+                        int32_t *tokens, float *logprobs) {
+    if (B < 0 || V <= 0 || !logits || !tokens || (B > 0 && !rngs && c && c->temperature > 0))
+        return grpo_fail(GRPO_EINVAL, "sampler: bad arguments for %d rows of %d logits", B, V);
+    if (sampler_config_check(c)) return GRPO_EINVAL;
+    size_t per = sampler_scratch_bytes(V);
+    void *own = NULL;
+    if (!scratch && B > 0 && !(scratch = own = malloc(per * (size_t)B)))
+        return grpo_fail(GRPO_ENOMEM, "sampler: out of memory for %d rows of %d logits", B, V);
+    int bad = -1;
+    char msg[512] = "";
+#pragma omp parallel for schedule(dynamic, 1) if (B > 1)
+    for (int b = 0; b < B; b++) {
+        float lp = 0;
+        int t = sampler_sample(c, rngs ? &rngs[b] : NULL, logits + (size_t)b * V, V, (char *)scratch + per * (size_t)b, &lp);
+        tokens[b] = t;
+        if (logprobs) logprobs[b] = lp;
+        if (t < 0) {
+#pragma omp critical(sampler_rows_err)
+            if (bad < 0 || b < bad) { // report the lowest failing row, whatever the schedule
+                bad = b;
+                snprintf(msg, sizeof msg, "%s", grpo_errmsg()); // the message is thread-local
+            }
+        }
+    }
+    free(own);
+    if (bad >= 0) return grpo_fail(GRPO_EINVAL, "row %d: %s", bad, msg);
+    return GRPO_OK;
 }

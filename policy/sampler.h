@@ -49,9 +49,19 @@ size_t sampler_scratch_bytes(int V);
 int sampler_sample(const SamplerConfig *c, Rng *rng, const float *logits, int V, void *scratch,
                    float *logprob); // returns the token id (>= 0) or -1 on bad input
 
-// The survivors of top-k/top-p/min-p (all of them at temperature 0 too, computed at T = 1):
-// writes their ids to ids (room for V) in no particular order and returns their count (>= 1),
-// or -1 on bad input. For tests and debugging; sampler_sample draws from exactly this set.
+// The survivors of top-k/top-p/min-p for temperature > 0 (at temperature 0 the filters are
+// evaluated at T = 1, though sampler_sample then just takes the argmax): writes their ids to
+// ids (room for V) in no particular order and returns their count (>= 1), or -1 on bad
+// input. For tests and debugging; sampler_sample draws from exactly this set.
+// Thread-safety: every function here is reentrant; concurrent calls need their own Rng and
+// scratch, so a generator can sample the rows of a batch in parallel.
 int sampler_filter(const SamplerConfig *c, const float *logits, int V, void *scratch, int *ids);
+
+// B rows at once, in parallel (OpenMP), each with its own Rng: tokens[b] and logprobs[b]
+// (may be NULL) are exactly what sampler_sample(c, &rngs[b], logits + b*V, ...) gives, in any
+// thread count. scratch: B * sampler_scratch_bytes(V) bytes, or NULL to allocate. Returns
+// GRPO_OK, or the first failing row's error (its token is -1).
+int sampler_sample_rows(const SamplerConfig *c, Rng *rngs, const float *logits, int B, int V, void *scratch,
+                        int32_t *tokens, float *logprobs);
 
 #endif

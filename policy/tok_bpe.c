@@ -128,10 +128,11 @@ static void add_unknown(const Tokenizer *t, Sym *sym, int *ns, const unsigned ch
 
 static int bpe_merge(const Tokenizer *t, const unsigned char *s, size_t n, int32_t **ids, size_t *nids, size_t *cap) {
     Sym stack_sym[64];
-    uint64_t stack_heap[64];
+    uint64_t stack_heap[128];
     // A char may become up to 4 byte-fallback symbols, one per byte: n bounds the count.
+    // Each merge pops one heap entry and pushes at most two, so at most 2n are live.
     Sym *sym = n <= 64 ? stack_sym : malloc(n * sizeof *sym);
-    uint64_t *heap = n <= 64 ? stack_heap : malloc(n * sizeof *heap);
+    uint64_t *heap = n <= 64 ? stack_heap : malloc(2 * n * sizeof *heap);
     if (!sym || !heap) {
         if (sym != stack_sym) free(sym);
         if (heap != stack_heap) free(heap);

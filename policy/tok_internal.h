@@ -102,6 +102,10 @@ struct Tokenizer {
     TokDecOp *dec;
     int n_dec;
     int has_decoder;
+    // Llama 2 style (no pre-tokenizer, spaces made "\u2581" by the normalizer): when no vocab
+    // token has a "\u2581" right after another character, no merge can cross the start of a
+    // word, so words are merged (and cached) one at a time with the same result.
+    int word_split;
     int32_t bos_id, eos_id, pad_id;
     int wants_bos;
     TokCache *cache;
@@ -116,6 +120,18 @@ uint64_t tok_hash(const void *s, size_t n);
 int32_t tok_vocab_find(const Tokenizer *t, const char *s, size_t n);
 extern const uint16_t tok_byte_to_cp[256]; // GPT-2 bytes_to_unicode
 int tok_cp_to_byte(uint32_t cp);          // inverse, -1 if cp stands for no byte
+
+// tok_load.c: cJSON helpers shared with tok_pipeline.c
+typedef struct cJSON cJSON;
+const char *tok_json_type(const cJSON *o);                  // the "type" string, or NULL
+int tok_json_bool(const cJSON *o, const char *key, int dflt);
+const char *tok_json_pattern(const cJSON *o, int *is_regex); // "pattern": {"String"|"Regex": ...}
+char *tok_dup(const char *s, size_t n);
+
+// tok_pipeline.c: parse one section (where = its JSON path for messages, org = the file)
+int tok_add_norm(Tokenizer *t, const cJSON *o, const char *where, const char *org);
+int tok_add_pre(Tokenizer *t, const cJSON *o, const char *where, const char *org);
+int tok_add_dec(Tokenizer *t, const cJSON *o, const char *where, const char *org);
 
 // tok_pretok.c: normalizers and pre-tokenizers
 int tok_normalize(const Tokenizer *t, TokArena *a, const char *s, size_t n, const char **out, size_t *outn);
@@ -133,6 +149,8 @@ void tok_cache_free(TokCache *c);
 
 // tok_unicode.c: NFC / NFD of valid UTF-8 (returns a malloc'ed buffer, or NULL when unchanged)
 int tok_unicode_normalize(const char *s, size_t n, int compose, char **out, size_t *outn);
+// 0 when no character of s (valid UTF-8 runs; invalid bytes skipped) can change under NFC/NFD.
+int tok_unicode_quick(const char *s, size_t n, int compose);
 
 // tok_decode.c
 int tok_decode_impl(const Tokenizer *t, const int32_t *ids, size_t n, char **text, size_t *len);

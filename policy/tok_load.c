@@ -13,7 +13,14 @@
 
 #define OOM() grpo_fail(GRPO_ENOMEM, "%s: out of memory", org)
 
+// The largest tokenizer.json files (Gemma's) are tens of MB; a cap keeps /dev/zero and the
+// like from eating memory.
+#define TOK_MAX_FILE (1u << 30)
+
 static int read_file(const char *path, char **out) {
+    struct stat st;
+    if (stat(path, &st)) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return grpo_fail(GRPO_EIO, "%s: not a regular file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
@@ -25,6 +32,11 @@ static int read_file(const char *path, char **out) {
         }
         n += fread(b + n, 1, cap - n - 1, f);
         if (n < cap - 1) break;
+        if (cap >= TOK_MAX_FILE) {
+            free(b);
+            fclose(f);
+            return grpo_fail(GRPO_EFORMAT, "%s: larger than %u MB, not a tokenizer file", path, TOK_MAX_FILE >> 20);
+        }
         cap *= 2;
         char *nb = realloc(b, cap);
         if (!nb) free(b);
@@ -67,24 +79,24 @@ static int parse_json(const char *text, const char *org, cJSON **out) {
     return grpo_fail(GRPO_EFORMAT, "%s: invalid JSON at line %zu (byte %zu)", org, line, off);
 }
 
-static const char *type_of(const cJSON *o) {
+const char *tok_json_type(const cJSON *o) {
     const cJSON *ty = cJSON_GetObjectItemCaseSensitive(o, "type");
     return cJSON_IsString(ty) ? ty->valuestring : NULL;
 }
 
-static int get_bool(const cJSON *o, const char *key, int dflt) {
+int tok_json_bool(const cJSON *o, const char *key, int dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
-static char *dup_n(const char *s, size_t n) {
+char *tok_dup(const char *s, size_t n) {
     char *d = malloc(n + 1);
     if (d) memcpy(d, s, n), d[n] = '\0';
     return d;
 }
 
 // {"String": "..."} -> the literal; {"Regex": "..."} -> *is_regex = 1.
-static const char *pattern_of(const cJSON *o, int *is_regex) {
+const char *tok_json_pattern(const cJSON *o, int *is_regex) {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pattern");
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(p, "String"), *r = cJSON_GetObjectItemCaseSensitive(p, "Regex");
     *is_regex = cJSON_IsString(r);
@@ -93,209 +105,6 @@ static const char *pattern_of(const cJSON *o, int *is_regex) {
     return NULL;
 }
 
-// ---------------------------------------------------------------- normalizers
-static int add_norm(Tokenizer *t, const cJSON *o, const char *where, const char *org) {
-    if (!o || cJSON_IsNull(o)) return 0;
-    const char *ty = type_of(o);
-    if (!ty) return grpo_fail(GRPO_EFORMAT, "%s: %s has no \"type\"", org, where);
-    if (!strcmp(ty, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "normalizers");
-        if (!cJSON_IsArray(list)) return grpo_fail(GRPO_EFORMAT, "%s: %s.normalizers must be an array", org, where);
-        int i = 0;
-        for (const cJSON *c = list->child; c; c = c->next, i++) {
-            char w[256];
-            snprintf(w, sizeof w, "%s.normalizers[%d]", where, i);
-            int rc = add_norm(t, c, w, org);
-            if (rc) return rc;
-        }
-        return 0;
-    }
-    TokNormOp op = {0};
-    if (!strcmp(ty, "NFC")) op.kind = NORM_NFC;
-    else if (!strcmp(ty, "NFD")) op.kind = NORM_NFD;
-    else if (!strcmp(ty, "Prepend")) {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prepend");
-        if (!cJSON_IsString(p)) return grpo_fail(GRPO_EFORMAT, "%s: %s.prepend must be a string", org, where);
-        op.kind = NORM_PREPEND;
-        op.alen = strlen(p->valuestring);
-        if (!(op.a = dup_n(p->valuestring, op.alen))) return OOM();
-    } else if (!strcmp(ty, "Replace")) {
-        int rx;
-        const char *pat = pattern_of(o, &rx);
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "content");
-        if (!pat || !cJSON_IsString(c)) return grpo_fail(GRPO_EFORMAT, "%s: %s needs \"pattern\" {\"String\": ...} and \"content\"", org, where);
-        if (rx) return grpo_fail(GRPO_EUNSUPPORTED, "%s: %s: a Regex pattern in Replace is not supported", org, where);
-        op.kind = NORM_REPLACE;
-        op.alen = strlen(pat), op.blen = strlen(c->valuestring);
-        op.a = dup_n(pat, op.alen), op.b = dup_n(c->valuestring, op.blen);
-        if (!op.a || !op.b) return free(op.a), free(op.b), OOM();
-    } else
-        return grpo_fail(GRPO_EUNSUPPORTED, "%s: %s.type '%s' is not supported (supported: NFC, NFD, Sequence, Prepend, Replace)",
-                         org, where, ty);
-    TokNormOp *v = realloc(t->norm, (size_t)(t->n_norm + 1) * sizeof *v);
-    if (!v) return free(op.a), free(op.b), OOM();
-    t->norm = v;
-    t->norm[t->n_norm++] = op;
-    return 0;
-}
-
-// ---------------------------------------------------------------- pre-tokenizers
-static int push_pre(Tokenizer *t, TokPreOp *op, const char *org) {
-    TokPreOp *v = realloc(t->pre, (size_t)(t->n_pre + 1) * sizeof *v);
-    if (!v) {
-        if (op->re) tok_regex_free(op->re);
-        free(op->str);
-        return OOM();
-    }
-    t->pre = v;
-    t->pre[t->n_pre++] = *op;
-    return 0;
-}
-
-static int compile_into(TokPreOp *op, const char *pat, const char *where, const char *org) {
-    char err[256];
-    op->re = tok_regex_compile(pat, err, sizeof err);
-    if (!op->re) return grpo_fail(GRPO_EFORMAT, "%s: %s: regex does not compile: %s", org, where, err);
-    return 0;
-}
-
-static int prepend_scheme(const cJSON *o, const char *where, const char *org, int *out) {
-    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(o, "prepend_scheme");
-    if (cJSON_IsString(ps)) {
-        if (!strcmp(ps->valuestring, "always")) *out = PREPEND_ALWAYS;
-        else if (!strcmp(ps->valuestring, "first")) *out = PREPEND_FIRST;
-        else if (!strcmp(ps->valuestring, "never")) *out = PREPEND_NEVER;
-        else return grpo_fail(GRPO_EFORMAT, "%s: %s.prepend_scheme '%s' is not always, first or never", org, where, ps->valuestring);
-    } else *out = get_bool(o, "add_prefix_space", 1) ? PREPEND_ALWAYS : PREPEND_NEVER;
-    return 0;
-}
-
-static int metaspace_repl(const cJSON *o, const char *where, const char *org, char repl[8]) {
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "replacement");
-    const char *s = cJSON_IsString(r) ? r->valuestring : "\xe2\x96\x81";
-    size_t n = strlen(s);
-    if (!n || n > 4 || tok_utf8_len((const unsigned char *)s, n) != n)
-        return grpo_fail(GRPO_EFORMAT, "%s: %s.replacement must be one character", org, where);
-    memcpy(repl, s, n + 1);
-    return 0;
-}
-
-static int add_pre(Tokenizer *t, const cJSON *o, const char *where, const char *org) {
-    if (!o || cJSON_IsNull(o)) return 0;
-    const char *ty = type_of(o);
-    if (!ty) return grpo_fail(GRPO_EFORMAT, "%s: %s has no \"type\"", org, where);
-    if (!strcmp(ty, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "pretokenizers");
-        if (!cJSON_IsArray(list)) return grpo_fail(GRPO_EFORMAT, "%s: %s.pretokenizers must be an array", org, where);
-        int i = 0;
-        for (const cJSON *c = list->child; c; c = c->next, i++) {
-            char w[256];
-            snprintf(w, sizeof w, "%s.pretokenizers[%d]", where, i);
-            int rc = add_pre(t, c, w, org);
-            if (rc) return rc;
-        }
-        return 0;
-    }
-    TokPreOp op = {0};
-    if (t->byte_level) // the model then sees mapped characters; splitting those is not supported
-        return grpo_fail(GRPO_EUNSUPPORTED, "%s: %s: a pre-tokenizer after ByteLevel is not supported", org, where);
-    if (!strcmp(ty, "ByteLevel")) {
-        op.kind = PRE_BYTELEVEL;
-        op.add_prefix_space = get_bool(o, "add_prefix_space", 1);
-        if (get_bool(o, "use_regex", 1) && compile_into(&op, tok_gpt2_pattern, where, org)) return GRPO_EFORMAT;
-        t->byte_level = 1;
-    } else if (!strcmp(ty, "Split")) {
-        int rx;
-        const char *pat = pattern_of(o, &rx);
-        if (!pat) return grpo_fail(GRPO_EFORMAT, "%s: %s.pattern must be {\"Regex\": ...} or {\"String\": ...}", org, where);
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "behavior");
-        const char *bs = cJSON_IsString(b) ? b->valuestring : "";
-        static const char *names[] = {"Isolated", "Removed", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
-        op.behavior = -1;
-        for (int i = 0; i < 5; i++)
-            if (!strcmp(bs, names[i])) op.behavior = i;
-        if (op.behavior < 0)
-            return grpo_fail(GRPO_EFORMAT, "%s: %s.behavior '%s' is not one of Isolated, Removed, MergedWithPrevious, MergedWithNext, Contiguous",
-                             org, where, bs);
-        op.kind = PRE_SPLIT;
-        op.invert = get_bool(o, "invert", 0);
-        if (rx) {
-            if (compile_into(&op, pat, where, org)) return GRPO_EFORMAT;
-        } else {
-            op.strlen_ = strlen(pat);
-            if (!(op.str = dup_n(pat, op.strlen_))) return OOM();
-        }
-    } else if (!strcmp(ty, "Digits")) {
-        op.kind = PRE_DIGITS;
-        op.individual = get_bool(o, "individual_digits", 0);
-        if (compile_into(&op, "\\p{N}", where, org)) return GRPO_EFORMAT; // Rust's char::is_numeric
-    } else if (!strcmp(ty, "Metaspace")) {
-        op.kind = PRE_METASPACE;
-        if (metaspace_repl(o, where, org, op.repl) || prepend_scheme(o, where, org, &op.prepend)) return GRPO_EFORMAT;
-        op.msplit = get_bool(o, "split", 1);
-    } else
-        return grpo_fail(GRPO_EUNSUPPORTED,
-                         "%s: %s.type '%s' is not supported (supported: ByteLevel, Split, Sequence, Digits, Metaspace)", org, where, ty);
-    return push_pre(t, &op, org);
-}
-
-// ---------------------------------------------------------------- decoders
-static int add_dec(Tokenizer *t, const cJSON *o, const char *where, const char *org) {
-    if (!o || cJSON_IsNull(o)) return 0;
-    const char *ty = type_of(o);
-    if (!ty) return grpo_fail(GRPO_EFORMAT, "%s: %s has no \"type\"", org, where);
-    t->has_decoder = 1;
-    if (!strcmp(ty, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "decoders");
-        if (!cJSON_IsArray(list)) return grpo_fail(GRPO_EFORMAT, "%s: %s.decoders must be an array", org, where);
-        int i = 0;
-        for (const cJSON *c = list->child; c; c = c->next, i++) {
-            char w[256];
-            snprintf(w, sizeof w, "%s.decoders[%d]", where, i);
-            int rc = add_dec(t, c, w, org);
-            if (rc) return rc;
-        }
-        return 0;
-    }
-    TokDecOp op = {0};
-    if (!strcmp(ty, "ByteLevel")) op.kind = DEC_BYTELEVEL;
-    else if (!strcmp(ty, "ByteFallback")) op.kind = DEC_BYTEFALLBACK;
-    else if (!strcmp(ty, "Fuse")) op.kind = DEC_FUSE;
-    else if (!strcmp(ty, "Replace")) {
-        int rx;
-        const char *pat = pattern_of(o, &rx);
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "content");
-        if (!pat || !cJSON_IsString(c)) return grpo_fail(GRPO_EFORMAT, "%s: %s needs \"pattern\" {\"String\": ...} and \"content\"", org, where);
-        if (rx) return grpo_fail(GRPO_EUNSUPPORTED, "%s: %s: a Regex pattern in Replace is not supported", org, where);
-        op.kind = DEC_REPLACE;
-        op.alen = strlen(pat), op.blen = strlen(c->valuestring);
-        op.a = dup_n(pat, op.alen), op.b = dup_n(c->valuestring, op.blen);
-        if (!op.a || !op.b) return free(op.a), free(op.b), OOM();
-    } else if (!strcmp(ty, "Strip")) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "content");
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "start"), *b = cJSON_GetObjectItemCaseSensitive(o, "stop");
-        if (!cJSON_IsString(c) || !cJSON_IsNumber(a) || !cJSON_IsNumber(b) || a->valuedouble < 0 || b->valuedouble < 0)
-            return grpo_fail(GRPO_EFORMAT, "%s: %s needs \"content\", \"start\" and \"stop\"", org, where);
-        op.kind = DEC_STRIP;
-        op.alen = strlen(c->valuestring);
-        if (!(op.a = dup_n(c->valuestring, op.alen))) return OOM();
-        op.start = a->valueint, op.stop = b->valueint;
-    } else if (!strcmp(ty, "Metaspace")) {
-        char repl[8];
-        op.kind = DEC_METASPACE;
-        if (metaspace_repl(o, where, org, repl) || prepend_scheme(o, where, org, &op.prepend)) return GRPO_EFORMAT;
-        op.alen = strlen(repl);
-        if (!(op.a = dup_n(repl, op.alen))) return OOM();
-    } else
-        return grpo_fail(GRPO_EUNSUPPORTED,
-                         "%s: %s.type '%s' is not supported (supported: ByteLevel, Sequence, Replace, ByteFallback, Fuse, Strip, Metaspace)",
-                         org, where, ty);
-    TokDecOp *v = realloc(t->dec, (size_t)(t->n_dec + 1) * sizeof *v);
-    if (!v) return free(op.a), free(op.b), OOM();
-    t->dec = v;
-    t->dec[t->n_dec++] = op;
-    return 0;
-}
 
 // ---------------------------------------------------------------- the model
 static int vhash_build(Tokenizer *t, const char *org) {
@@ -345,13 +154,15 @@ static int load_merges(Tokenizer *t, const cJSON *merges, const char *org) {
         if (ia < 0 || ib < 0)
             return grpo_fail(GRPO_EFORMAT, "%s: model.merges[%d]: token '%.*s' is not in model.vocab", org, rank,
                              (int)(ia < 0 ? an : bn), ia < 0 ? a : b);
-        if (an + bn >= sizeof buf) return grpo_fail(GRPO_EFORMAT, "%s: model.merges[%d]: tokens too long", org, rank);
-        memcpy(buf, a, an);
-        memcpy(buf + an, b, bn);
-        int32_t id = tok_vocab_find(t, buf, an + bn);
+        char *cat = an + bn <= sizeof buf ? buf : malloc(an + bn);
+        if (!cat) return OOM();
+        memcpy(cat, a, an);
+        memcpy(cat + an, b, bn);
+        int32_t id = tok_vocab_find(t, cat, an + bn);
+        if (cat != buf) free(cat);
         if (id < 0)
-            return grpo_fail(GRPO_EFORMAT, "%s: model.merges[%d]: the merged token '%.*s' is not in model.vocab", org, rank,
-                             (int)(an + bn), buf);
+            return grpo_fail(GRPO_EFORMAT, "%s: model.merges[%d]: the merged token '%.*s%.*s' is not in model.vocab", org, rank,
+                             (int)an, a, (int)bn, b);
         tok_merge_put(t, ia, ib, rank, id);
     }
     return 0;
@@ -360,7 +171,7 @@ static int load_merges(Tokenizer *t, const cJSON *merges, const char *org) {
 static int load_model(Tokenizer *t, const cJSON *root, const cJSON *added, const char *org) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) return grpo_fail(GRPO_EFORMAT, "%s: no \"model\" object", org);
-    const char *ty = type_of(model);
+    const char *ty = tok_json_type(model);
     if (ty && strcmp(ty, "BPE"))
         return grpo_fail(GRPO_EUNSUPPORTED, "%s: model.type '%s' is not supported (only BPE)", org, ty);
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
@@ -399,14 +210,14 @@ static int load_model(Tokenizer *t, const cJSON *root, const cJSON *added, const
         if (t->tok[v->valueint])
             return grpo_fail(GRPO_EFORMAT, "%s: model.vocab: id %d is given to both '%s' and '%s'", org, v->valueint, t->tok[v->valueint], v->string);
         t->tlen[v->valueint] = (uint32_t)strlen(v->string);
-        if (!(t->tok[v->valueint] = dup_n(v->string, t->tlen[v->valueint]))) return OOM();
+        if (!(t->tok[v->valueint] = tok_dup(v->string, t->tlen[v->valueint]))) return OOM();
     }
     int rc = vhash_build(t, org);
     if (!rc) rc = load_merges(t, merges, org);
     if (rc) return rc;
-    t->byte_fallback = get_bool(model, "byte_fallback", 0);
-    t->fuse_unk = get_bool(model, "fuse_unk", 0);
-    t->ignore_merges = get_bool(model, "ignore_merges", 0);
+    t->byte_fallback = tok_json_bool(model, "byte_fallback", 0);
+    t->fuse_unk = tok_json_bool(model, "fuse_unk", 0);
+    t->ignore_merges = tok_json_bool(model, "ignore_merges", 0);
     t->unk_id = -1;
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
     if (cJSON_IsString(unk) && (t->unk_id = tok_vocab_find(t, unk->valuestring, strlen(unk->valuestring))) < 0)
@@ -430,13 +241,13 @@ static int load_added(Tokenizer *t, const cJSON *added, const char *org) {
         TokAdded *d = &t->added[t->n_added];
         const char *c = cJSON_GetObjectItemCaseSensitive(a, "content")->valuestring;
         d->len = strlen(c);
-        if (!(d->content = dup_n(c, d->len))) return OOM();
+        if (!(d->content = tok_dup(c, d->len))) return OOM();
         d->id = cJSON_GetObjectItemCaseSensitive(a, "id")->valueint;
-        d->special = get_bool(a, "special", 0);
-        d->lstrip = get_bool(a, "lstrip", 0);
-        d->rstrip = get_bool(a, "rstrip", 0);
-        d->normalized = get_bool(a, "normalized", !d->special);
-        d->single_word = get_bool(a, "single_word", 0);
+        d->special = tok_json_bool(a, "special", 0);
+        d->lstrip = tok_json_bool(a, "lstrip", 0);
+        d->rstrip = tok_json_bool(a, "rstrip", 0);
+        d->normalized = tok_json_bool(a, "normalized", !d->special);
+        d->single_word = tok_json_bool(a, "single_word", 0);
         t->added_of[d->id] = t->n_added++;
     }
     // bucket by (class, first byte) so matching looks only at tokens that can start here
@@ -473,7 +284,7 @@ static int config_token(Tokenizer *t, const cJSON *cfg, const char *key, const c
 // a special token (Llama) says the model expects BOS.
 static void template_bos(Tokenizer *t, const cJSON *pp) {
     if (!cJSON_IsObject(pp)) return;
-    const char *ty = type_of(pp);
+    const char *ty = tok_json_type(pp);
     if (ty && !strcmp(ty, "Sequence")) {
         for (const cJSON *c = cJSON_GetObjectItemCaseSensitive(pp, "processors") ? cJSON_GetObjectItemCaseSensitive(pp, "processors")->child : NULL; c; c = c->next)
             template_bos(t, c);
@@ -496,6 +307,23 @@ static void config_name(const char *org, char *buf, size_t n) {
     else snprintf(buf, n, "%s (tokenizer_config.json)", org);
 }
 
+// See Tokenizer.word_split.
+static int can_split_words(const Tokenizer *t) {
+    if (t->n_pre || t->byte_level) return 0;
+    int spaces_become_marks = 0;
+    for (int i = 0; i < t->n_norm; i++)
+        if (t->norm[i].kind == NORM_REPLACE && t->norm[i].alen == 1 && t->norm[i].a[0] == ' ' && t->norm[i].blen == 3 &&
+            !memcmp(t->norm[i].b, "\xe2\x96\x81", 3))
+            spaces_become_marks = 1;
+    if (!spaces_become_marks) return 0;
+    for (int id = 0; id < t->vocab_size; id++) {
+        const char *s = t->tok[id];
+        for (uint32_t k = 1; s && k + 3 <= t->tlen[id]; k++)
+            if (!memcmp(s + k, "\xe2\x96\x81", 3) && !(k >= 3 && !memcmp(s + k - 3, "\xe2\x96\x81", 3))) return 0;
+    }
+    return 1;
+}
+
 static int load_all(Tokenizer *t, const cJSON *root, const cJSON *cfg, const char *org) {
     if (!cJSON_IsObject(root)) return grpo_fail(GRPO_EFORMAT, "%s: the top level must be a JSON object", org);
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
@@ -503,10 +331,11 @@ static int load_all(Tokenizer *t, const cJSON *root, const cJSON *cfg, const cha
     if (!cJSON_IsArray(added)) added = NULL;
     int rc = load_model(t, root, added, org);
     if (!rc) rc = load_added(t, added, org);
-    if (!rc) rc = add_norm(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer", org);
-    if (!rc) rc = add_pre(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer", org);
-    if (!rc) rc = add_dec(t, cJSON_GetObjectItemCaseSensitive(root, "decoder"), "decoder", org);
+    if (!rc) rc = tok_add_norm(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer", org);
+    if (!rc) rc = tok_add_pre(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer", org);
+    if (!rc) rc = tok_add_dec(t, cJSON_GetObjectItemCaseSensitive(root, "decoder"), "decoder", org);
     if (rc) return rc;
+    t->word_split = can_split_words(t);
     t->bos_id = t->eos_id = t->pad_id = -1;
     char corg[1200];
     config_name(org, corg, sizeof corg);

@@ -12,14 +12,66 @@
 const char tok_gpt2_pattern[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
+// Unicode White_Space, which Oniguruma's \s (the `tokenizers` library) matches. PCRE2's \s
+// also takes U+180E, which has not been a space since Unicode 6.3, so \s and \S are spelled
+// out before compiling.
+#define WS_MEMBERS "\\t\\n\\x{0B}\\f\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+
+static char *spell_out_spaces(const char *p) {
+    size_t n = strlen(p), cap = n * (sizeof WS_MEMBERS + 4) + 1, k = 0;
+    char *o = malloc(cap);
+    if (!o) return NULL;
+    int in_class = 0;
+    for (size_t i = 0; i < n;) {
+        if (p[i] == '\\' && i + 1 < n) {
+            const char *rep = NULL;
+            if (p[i + 1] == 's') rep = in_class ? WS_MEMBERS : "[" WS_MEMBERS "]";
+            else if (p[i + 1] == 'S' && !in_class) rep = "[^" WS_MEMBERS "]";
+            if (rep) {
+                memcpy(o + k, rep, strlen(rep));
+                k += strlen(rep);
+            } else {
+                o[k++] = p[i];
+                o[k++] = p[i + 1];
+            }
+            i += 2;
+            continue;
+        }
+        if (p[i] == '[' && !in_class) {
+            in_class = 1;
+            o[k++] = p[i++];
+            if (i < n && p[i] == '^') o[k++] = p[i++];
+            if (i < n && p[i] == ']') o[k++] = p[i++]; // a leading ] is a literal
+            continue;
+        }
+        if (p[i] == '[' && in_class && i + 1 < n && p[i + 1] == ':') { // [:alpha:]
+            const char *e = strstr(p + i + 2, ":]");
+            size_t len = e ? (size_t)(e + 2 - (p + i)) : 1;
+            memcpy(o + k, p + i, len);
+            k += len, i += len;
+            continue;
+        }
+        if (p[i] == ']' && in_class) in_class = 0;
+        o[k++] = p[i++];
+    }
+    o[k] = '\0';
+    return o;
+}
+
 TokRegex *tok_regex_compile(const char *pattern, char *err, size_t errlen) {
     int ec;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &off, NULL);
+    char *pat = spell_out_spaces(pattern);
+    if (!pat) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &off, NULL);
+    free(pat);
     if (!re) {
         char msg[256];
         pcre2_get_error_message(ec, (PCRE2_UCHAR *)msg, sizeof msg);
-        snprintf(err, errlen, "%s at offset %zu", msg, (size_t)off);
+        snprintf(err, errlen, "%s", msg);
         return NULL;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); // falls back to the interpreter when JIT is absent
@@ -56,6 +108,7 @@ static int replace_all(TokArena *a, const char *s, size_t n, const char *pat, si
 // NFC/NFD of the valid UTF-8 runs; invalid bytes pass through untouched.
 static int unicode_norm(TokArena *a, const char *s, size_t n, int compose, const char **out, size_t *outn) {
     *out = s, *outn = n;
+    if (!tok_unicode_quick(s, n, compose)) return 0;
     char *res = NULL;
     size_t rn = 0, rcap = 0;
     size_t i = 0, run = 0;

@@ -1,5 +1,6 @@
 // NFC and NFD (Unicode canonical decomposition, ordering and composition) over valid UTF-8,
 // with tables generated from Python's unicodedata by tools/gen_unicode_tables.py.
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +24,19 @@ static int ccc_of(uint32_t c) {
     return 0;
 }
 
-static int maybe(uint32_t c) {
-    if (c < 0x300) return 0;
-    if (c >= SBASE && c < SBASE + SCOUNT) return 1; // NFD splits Hangul syllables
+// One bit per BMP code point of tok_nf_maybe, built once: the quick check is a lookup.
+static uint8_t bmp_maybe[0x10000 / 8];
+static pthread_once_t bmp_once = PTHREAD_ONCE_INIT;
+
+static void bmp_build(void) {
+    for (size_t i = 0; i < sizeof tok_nf_maybe / sizeof tok_nf_maybe[0]; i++)
+        for (uint32_t c = tok_nf_maybe[i][0]; c <= tok_nf_maybe[i][1] && c < 0x10000; c++) bmp_maybe[c >> 3] |= (uint8_t)(1u << (c & 7));
+}
+
+static int maybe(uint32_t c, int compose) {
+    if (c < (compose ? 0x300u : 0xC0u)) return 0; // NFD splits À (U+00C0) and up
+    if (c >= SBASE && c < SBASE + SCOUNT) return !compose; // NFD splits Hangul syllables; NFC keeps them
+    if (c < 0x10000) return bmp_maybe[c >> 3] >> (c & 7) & 1;
     size_t lo = 0, hi = sizeof tok_nf_maybe / sizeof tok_nf_maybe[0];
     while (lo < hi) {
         size_t m = (lo + hi) / 2;
@@ -83,22 +94,35 @@ static size_t encode_cp(uint32_t c, char *o) {
     return 4;
 }
 
+int tok_unicode_quick(const char *str, size_t n, int compose) {
+    const unsigned char *s = (const unsigned char *)str;
+    pthread_once(&bmp_once, bmp_build);
+    for (size_t i = 0; i < n;) {
+        if (s[i] < (compose ? 0xCC : 0xC3)) { // below U+0300 (NFD: U+00C0) nothing changes
+            i++;
+            continue;
+        }
+        size_t l = tok_utf8_len(s + i, n - i);
+        if (!l) {
+            i++;
+            continue;
+        }
+        if (maybe(decode_cp(s + i, l), compose)) return 1;
+        i += l;
+    }
+    return 0;
+}
+
 int tok_unicode_normalize(const char *str, size_t n, int compose_, char **out, size_t *outn) {
     const unsigned char *s = (const unsigned char *)str;
     *out = NULL;
     *outn = 0;
-    int any = 0;
-    for (size_t i = 0; i < n && !any;) {
-        if (s[i] < 0xCC) { // below U+0300 nothing changes
-            i += s[i] < 0x80 ? 1 : 2;
-            continue;
-        }
+    for (size_t i = 0; i < n;) {
         size_t l = tok_utf8_len(s + i, n - i);
         if (!l) return grpo_fail(GRPO_EINTERNAL, "tokenizer: NFC given invalid UTF-8");
-        any = maybe(decode_cp(s + i, l));
         i += l;
     }
-    if (!any) return 0;
+    if (!tok_unicode_quick(str, n, compose_)) return 0;
     // The longest canonical decomposition is 4 code points; Hangul gives 3.
     uint32_t *cp = malloc((4 * n + 1) * sizeof *cp);
     if (!cp) return grpo_fail(GRPO_ENOMEM, "tokenizer: out of memory");

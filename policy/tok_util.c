@@ -96,10 +96,10 @@ const uint16_t tok_byte_to_cp[256] = {
 };
 
 int tok_cp_to_byte(uint32_t cp) {
-    if (cp >= 0x21 && cp <= 0x7E) return (int)cp;
-    if ((cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF)) return (int)cp;
-    if (cp >= 0x100 && cp < 0x100 + 68) // the bytes that are not printable, in order
-        for (int b = 0; b < 256; b++)
-            if (tok_byte_to_cp[b] == cp) return b;
+    if ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF)) return (int)cp;
+    // U+0100.. stand for the other bytes in order: 0x00-0x20, 0x7F-0xA0, then 0xAD
+    if (cp >= 0x100 && cp < 0x100 + 33) return (int)(cp - 0x100);
+    if (cp >= 0x100 + 33 && cp < 0x100 + 67) return (int)(cp - 0x100 - 33 + 0x7F);
+    if (cp == 0x100 + 67) return 0xAD;
     return -1;
 }

@@ -137,6 +137,16 @@ static int encode_text(Enc *e, const char *s, size_t n, int first) {
             rc = push(e, p.id);
             continue;
         }
+        if (t->word_split) { // cut before each "\u2581" that follows another character
+            const char *w = p.s, *end = p.s + p.len;
+            for (const char *q = p.s + 1; q + 3 <= end && !rc; q++)
+                if (!memcmp(q, "\xe2\x96\x81", 3) && !(q - 3 >= p.s && !memcmp(q - 3, "\xe2\x96\x81", 3))) {
+                    rc = tok_bpe_word(t, w, (size_t)(q - w), &e->ids, &e->n, &e->cap);
+                    w = q;
+                }
+            if (!rc) rc = tok_bpe_word(t, w, (size_t)(end - w), &e->ids, &e->n, &e->cap);
+            continue;
+        }
         rc = tok_pretokenize(t, &e->arena, e->md, &p, first && i == 0, &e->pre);
         for (size_t k = 0; k < e->pre.n && !rc; k++)
             rc = tok_bpe_word(t, e->pre.v[k].s, e->pre.v[k].len, &e->ids, &e->n, &e->cap);

@@ -33,7 +33,7 @@ static const char *SCHEMA =
     "  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL,\n"
     "  prompt_idx INTEGER NOT NULL, sample_idx INTEGER NOT NULL, prompt TEXT NOT NULL,\n"
     "  completion TEXT NOT NULL, gold TEXT, n_tokens INTEGER NOT NULL, finish_reason TEXT NOT NULL,\n"
-    "  reward REAL NOT NULL, advantage REAL NOT NULL);\n"
+    "  reward REAL NOT NULL, advantage REAL NOT NULL, example TEXT);\n"
     "CREATE INDEX IF NOT EXISTS rollouts_step ON rollouts(run_id, step, prompt_idx, sample_idx);\n"
     "CREATE TABLE IF NOT EXISTS rewards(\n"
     "  rollout_id INTEGER NOT NULL REFERENCES rollouts(id), name TEXT NOT NULL, value REAL NOT NULL,\n"
@@ -126,7 +126,7 @@ int runlog_open(const char *path, int read_only, RunLog **out) {
                                 -1, &r->ins_step, NULL) != SQLITE_OK ||
              sqlite3_prepare_v2(r->db,
                                 "INSERT INTO rollouts(run_id, step, prompt_idx, sample_idx, prompt, completion, gold, "
-                                "n_tokens, finish_reason, reward, advantage) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                                "n_tokens, finish_reason, reward, advantage, example) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                                 -1, &r->ins_rollout, NULL) != SQLITE_OK ||
              sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO rewards VALUES(?,?,?,?,?)", -1, &r->ins_reward, NULL) != SQLITE_OK ||
              sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO evals VALUES(?,?,?,?,?,?)", -1, &r->ins_eval, NULL) != SQLITE_OK))
@@ -244,6 +244,8 @@ static int write_step_body(RunLog *r, int64_t run_id, const RunStep *s, const Ru
         sqlite3_bind_text(q, 9, x->finish_reason ? x->finish_reason : "stop", -1, SQLITE_TRANSIENT);
         bind_real(q, 10, x->reward);
         bind_real(q, 11, x->advantage);
+        if (x->example_json) sqlite3_bind_text(q, 12, x->example_json, -1, SQLITE_TRANSIENT);
+        else sqlite3_bind_null(q, 12);
         if (sqlite3_step(q) != SQLITE_DONE) return db_fail(r, "writing a rollout");
         sqlite3_int64 rid = sqlite3_last_insert_rowid(r->db);
         for (int j = 0; j < x->n_rewards; j++) {

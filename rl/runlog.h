@@ -40,6 +40,7 @@ typedef struct {
     double reward, advantage;
     const RunReward *rewards;
     int n_rewards;
+    const char *example_json; // the dataset example it answered (what `grpo rescore` scores against), or NULL
 } RunRollout;
 
 typedef struct {

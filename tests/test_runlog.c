@@ -26,8 +26,8 @@ static int write_steps(RunLog *r, int64_t run, int from, int to) {
         st.reward_mean = 0.1 * s;
         st.loss = 0.0 / 0.0; // NaN must become NULL, not poison the table
         RunReward comp[2] = {{"format", 1.0, 0.2, "matched <think>...</think><answer>"}, {"accuracy", s % 2, 1.0, "extracted 4; gold 4; equal"}};
-        RunRollout ro[2] = {{0, 0, "What is 2+2?", "<think>2+2</think><answer>4</answer>", "4", 9, "stop", 1.2, 0.7, comp, 2},
-                            {0, 1, "What is 2+2?", "<think>", "4", 64, "length", 0.0, -0.7, comp, 1}};
+        RunRollout ro[2] = {{0, 0, "What is 2+2?", "<think>2+2</think><answer>4</answer>", "4", 9, "stop", 1.2, 0.7, comp, 2, NULL},
+                            {0, 1, "What is 2+2?", "<think>", "4", 64, "length", 0.0, -0.7, comp, 1, NULL}};
         RunEval ev = {"eval", "accuracy", 0.5};
         int rc = runlog_write_step(r, run, &st, ro, 2, &ev, s % 2);
         if (rc) return rc;

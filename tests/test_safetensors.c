@@ -152,6 +152,9 @@ static void check_loaded(const char *what, SafeTensors *st, StDtype dtype, int i
         free(got);
     }
     CHECK(st_find(st, "nope") == NULL, "%s: found a tensor that is not there", what);
+    CHECK(st_read_f32(st, st_find(st, "empty"), NULL) == GRPO_OK, "%s: empty tensor into NULL: %s", what, grpo_errmsg());
+    StTensorInfo fake = *st_info(st, 0);
+    CHECK(st_read_f32(st, &fake, NULL) == GRPO_EINVAL && strstr(grpo_errmsg(), "does not belong"), "%s: foreign info accepted", what);
 }
 
 static void test_roundtrip(void) {
@@ -435,6 +438,32 @@ static void test_fuzz(void) {
     free(orig), free(b);
 }
 
+// A file written by Hugging Face's safetensors library (tests/reference/make_safetensors_fixture.py).
+static void test_hf_fixture(void) {
+    SafeTensors *st = NULL;
+    const char *p = tu_path("fixtures/safetensors/hf_small.safetensors");
+    CHECK(st_open(p, &st) == GRPO_OK, "%s", grpo_errmsg());
+    if (!st) return;
+    CHECK(st_count(st) == 4, "%d tensors", st_count(st));
+    CHECK(st_metadata(st, "format") && strcmp(st_metadata(st, "format"), "np") == 0, "format");
+    const StTensorInfo *q = st_find(st, "model.layers.0.self_attn.q_proj.weight");
+    float v[16];
+    CHECK(q && q->dtype == ST_F32 && q->ndim == 2 && q->shape[0] == 3 && q->shape[1] == 4, "q_proj info");
+    if (q && st_read_f32(st, q, v) == GRPO_OK)
+        for (int i = 0; i < 12; i++) CHECK(v[i] == (i - 5) * 0.25f, "q_proj[%d] = %g", i, v[i]);
+    const float f16[10] = {1.0f, -2.0f, 65504.0f, ldexpf(1, -24), ldexpf(1, -14), -0.0f, INFINITY, -INFINITY, ldexpf(1, -20), 0.333251953125f};
+    const StTensorInfo *nw = st_find(st, "model.norm.weight");
+    CHECK(nw && nw->dtype == ST_F16 && nw->ndim == 1 && nw->shape[0] == 10, "norm info");
+    if (nw && st_read_f32(st, nw, v) == GRPO_OK)
+        for (int i = 0; i < 10; i++) CHECK(memcmp(&v[i], &f16[i], 4) == 0, "f16[%d] = %g, want %g", i, v[i], f16[i]);
+    const StTensorInfo *sc = st_find(st, "scalar"), *ids = st_find(st, "position_ids");
+    CHECK(sc && sc->ndim == 0 && st_read_f32(st, sc, v) == GRPO_OK && v[0] == 3.5f, "scalar");
+    int64_t iv[2] = {0, 0};
+    if (ids) memcpy(iv, st_raw(st, ids), sizeof iv);
+    CHECK(ids && ids->dtype == ST_I64 && iv[0] == 1 && iv[1] == -1, "int64 raw bytes");
+    st_close(st);
+}
+
 static void test_save_errors(void) {
     uint64_t rng = 5;
     make_tensors(&rng, 0);
@@ -466,6 +495,12 @@ int main(void) {
     test_truncation();
     test_fuzz();
     test_save_errors();
+    test_hf_fixture();
     for (int i = 0; i < NT; i++) free(g_data[i]);
+    if (tu_failures == 0) { // keep the files of a failing run for a look
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+    }
     return tu_finish("test_safetensors");
 }

@@ -226,6 +226,50 @@ static void test_large_vocab(void) {
     free(l), free(p), free(logp), free(ids), free(scratch);
 }
 
+// Exact ties straddling the top-k / top-p boundary: the lowest ids win, as in the reference.
+static void test_ties(void) {
+    enum { V = 1000 };
+    float l[V];
+    for (int i = 0; i < V; i++) l[i] = (float)(i / 100) * 0.5f; // 10 groups of 100 equal logits
+    SamplerConfig cfgs[] = {{1, 150, 1, 0}, {1, 0, 0.3f, 0}, {1, 250, 0.8f, 0}, {0.3f, 0, 0.99f, 0.2f}, {1, 999, 1, 0}};
+    for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
+        double p[V], logp[V];
+        reference(&cfgs[k], l, V, p, logp);
+        int ids[V], n = sampler_filter(&cfgs[k], l, V, NULL, ids), nref = 0, in[V] = {0}, same = 1;
+        for (int i = 0; i < n; i++) in[ids[i]] = 1;
+        for (int i = 0; i < V; i++) nref += p[i] > 0, same &= in[i] == (p[i] > 0);
+        CHECK(same && n == nref, "ties config %zu: %d survivors, reference %d", k, n, nref);
+    }
+}
+
+// The batched call equals row-by-row sampling, and errors name the lowest bad row.
+static void test_rows(void) {
+    enum { B = 9, V = 5000 };
+    float *l = malloc(sizeof(float) * B * V);
+    uint64_t s = 31;
+    random_logits(l, B * V, 6, &s);
+    SamplerConfig c = {0.9f, 0, 0.95f, 0.01f};
+    Rng r1[B], r2[B];
+    for (int b = 0; b < B; b++) rng_seed_stream(&r1[b], 5, (uint64_t)b), r2[b] = r1[b];
+    int32_t tok[B];
+    float lp[B];
+    int same = 1;
+    for (int step = 0; step < 5; step++) {
+        CHECK(sampler_sample_rows(&c, r1, l, B, V, NULL, tok, lp) == GRPO_OK, "rows: %s", grpo_errmsg());
+        for (int b = 0; b < B; b++) {
+            float one;
+            int t = sampler_sample(&c, &r2[b], l + (size_t)b * V, V, NULL, &one);
+            same &= t == tok[b] && one == lp[b];
+        }
+    }
+    CHECK(same, "batched rows differ from one-by-one sampling");
+    l[3 * V + 17] = NAN, l[6 * V] = NAN;
+    CHECK(sampler_sample_rows(&c, r1, l, B, V, NULL, tok, NULL) == GRPO_EINVAL && strstr(grpo_errmsg(), "row 3: sampler: logit 17"),
+          "bad row: %s", grpo_errmsg());
+    CHECK(tok[3] == -1 && tok[6] == -1 && tok[0] >= 0, "failing rows get -1");
+    free(l);
+}
+
 static void test_bad_input(void) {
     float l[4] = {1, 2, 3, 4};
     Rng r;
@@ -270,6 +314,8 @@ int main(void) {
     test_determinism();
     test_distribution();
     test_large_vocab();
+    test_ties();
+    test_rows();
     test_bad_input();
     return tu_finish("test_sampler");
 }

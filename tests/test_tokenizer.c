@@ -257,6 +257,8 @@ static void check_nfc(void) {
         {"q\xcc\x87\xcc\xa3", "q\xcc\xa3\xcc\x87", "q\xcc\xa3\xcc\x87"},      // reorder: dot below before dot above
         {"\xe1\xb8\x8b\xcc\xa3", "\xe1\xb8\x8d\xcc\x87", "d\xcc\xa3\xcc\x87"}, // ḋ + dot below -> ḍ + dot above
         {"\xef\xac\xb1", "\xd7\x91\xd6\xbc", "\xd7\x91\xd6\xbc"},            // composition exclusion stays decomposed
+        {"caf\xc3\xa9", "caf\xc3\xa9", "cafe\xcc\x81"},                       // Latin-1 é splits under NFD only
+        {"\xea\xb0\x81", "\xea\xb0\x81", "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8"}, // Hangul syllable: NFD splits it
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (int comp = 1; comp >= 0; comp--) {
@@ -386,17 +388,146 @@ static void check_malformed(void) {
     CHECK(tok_load("/nonexistent/tok", &t) != 0 && strstr(grpo_errmsg(), "/nonexistent/tok"), "missing path: %s", grpo_errmsg());
 }
 
+// variants.jsonl: each line swaps pre_tokenizer/normalizer/decoder into a fixture's
+// tokenizer.json (Split behaviors, invert, Digits, Metaspace schemes, NFD, ...) with the
+// library's ids and decodes for a few lines.
+static void check_variants(void) {
+    char *text = slurp(tu_path("fixtures/tokenizer/variants.jsonl"), NULL);
+    CHECK(text != NULL, "read variants.jsonl");
+    if (!text) return;
+    int nv = 0, ncases = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), nv++) {
+        cJSON *v = cJSON_Parse(line);
+        char path[1024];
+        snprintf(path, sizeof path, "fixtures/tokenizer/%s/tokenizer.json", cJSON_GetObjectItem(v, "base")->valuestring);
+        char *base = slurp(tu_path(path), NULL);
+        cJSON *j = base ? cJSON_Parse(base) : NULL;
+        free(base);
+        const char *keys[] = {"pre_tokenizer", "normalizer", "decoder"};
+        for (int k = 0; k < 3 && j; k++) {
+            cJSON *val = cJSON_GetObjectItem(v, keys[k]);
+            if (k == 2 && cJSON_IsNull(val)) continue; // keep the base decoder
+            cJSON_ReplaceItemInObject(j, keys[k], cJSON_Duplicate(val, 1));
+        }
+        char *json = j ? cJSON_PrintUnformatted(j) : NULL;
+        char *desc = cJSON_PrintUnformatted(cJSON_GetObjectItem(v, "pre_tokenizer"));
+        Tokenizer *t = NULL;
+        int rc = json ? tok_load_json(json, NULL, "variant", &t) : -1;
+        CHECK(rc == 0, "variant %d: %s", nv, grpo_errmsg());
+        for (const cJSON *c = cJSON_GetObjectItem(v, "cases")->child; c && t; c = c->next, ncases++) {
+            const char *hex = cJSON_GetObjectItem(c, "hex")->valuestring, *dh = cJSON_GetObjectItem(c, "decoded_hex")->valuestring;
+            char in[512], want[512];
+            size_t n = unhex(hex, in), wn = unhex(dh, want);
+            const cJSON *e = cJSON_GetObjectItem(c, "ids");
+            int32_t exp[512];
+            size_t ne = 0;
+            for (const cJSON *x = e->child; x && ne < 512; x = x->next) exp[ne++] = x->valueint;
+            int32_t *ids;
+            size_t m;
+            rc = tok_encode(t, in, n, 0, &ids, &m);
+            int ok = rc == 0 && same_ids(ids, m, exp, ne);
+            CHECK(ok, "variant %d %s: '%.*s': ids differ", nv, desc, (int)n, in);
+            if (!ok && !rc) show_ids("ours  ", ids, m), show_ids("theirs", exp, ne);
+            if (!rc) free(ids);
+            char *back;
+            size_t bl;
+            rc = tok_decode(t, exp, ne, &back, &bl);
+            CHECK(rc == 0 && bl == wn && !memcmp(back, want, wn), "variant %d %s: decode of '%.*s' is '%.*s', not '%.*s'", nv, desc,
+                  (int)n, in, rc ? 0 : (int)bl, rc ? "" : back, (int)wn, want);
+            if (!rc) free(back);
+        }
+        tok_free(t);
+        free(desc);
+        free(json);
+        cJSON_Delete(j);
+        cJSON_Delete(v);
+    }
+    CHECK(nv >= 40 && ncases >= 400, "%d variants, %d cases", nv, ncases);
+    free(text);
+}
+
+// Llama 2 style words are merged one at a time only when no token crosses a word start: here
+// "a\u2581b" does, so "a b" must stay one BPE word and become that single token.
+static void check_word_split(void) {
+    const char *json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\u2581\"},"
+                       "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"\u2581\":2,\"a\u2581\":3,\"a\u2581b\":4,\"\u2581b\":5},"
+                       "\"merges\":[\"a \u2581\",\"a\u2581 b\",\"\u2581 b\"]}}";
+    Tokenizer *t = NULL;
+    CHECK(tok_load_json(json, NULL, "crossing", &t) == 0, "%s", grpo_errmsg());
+    if (!t) return;
+    CHECK(!t->word_split, "a token crossing a word start turns word splitting off");
+    int32_t *ids;
+    size_t m;
+    CHECK(tok_encode(t, "a b", 3, 0, &ids, &m) == 0 && m == 1 && ids[0] == 4, "'a b' -> [a\u2581b]");
+    free(ids);
+    tok_free(t);
+    t = load_fixture("llama2");
+    CHECK(t && t->word_split, "the llama2 fixture merges word by word");
+    tok_free(t);
+}
+
+// Mutated tokenizer.json files (JSON punctuation and keywords written over random places of a
+// real fixture with a full pipeline): each must load with a message or work, never crash.
+static void check_mutations(void) {
+    size_t n;
+    char *src = slurp(tu_path("fixtures/tokenizer/smollm/tokenizer.json"), &n);
+    CHECK(src != NULL, "read smollm fixture");
+    if (!src) return;
+    static const char *rep[] = {"\"", "{", "}", "[", "]", "0", "-1", "null", "true", "\"Sequence\"", "\"Split\"",
+                                "\"Metaspace\"", "99999999", ",", ":", "\"\"", "\\", "\"(\"", "1e9"};
+    uint64_t seed = 3;
+    int loaded = 0, failed_silently = 0;
+    char *buf = malloc(n + 1);
+    for (int it = 0; it < 300; it++) {
+        memcpy(buf, src, n + 1);
+        int k = 1 + (int)(tu_rand_u64(&seed) % 3);
+        for (int j = 0; j < k; j++) {
+            // aim at the pipeline and the added tokens (the start) more than the vocab
+            size_t span = tu_rand_u64(&seed) % 2 ? 1500 : n;
+            size_t pos = tu_rand_u64(&seed) % (span < n ? span : n);
+            const char *r = rep[tu_rand_u64(&seed) % (sizeof rep / sizeof rep[0])];
+            if (pos + strlen(r) < n) memcpy(buf + pos, r, strlen(r));
+        }
+        Tokenizer *t = NULL;
+        grpo_clear_error();
+        if (tok_load_json(buf, NULL, "mutant.json", &t) == 0) {
+            loaded++;
+            const char *txt = "Hi <|im_start|> 123 \xff caf\xc3\xa9 \xf0\x9f\x99\x82";
+            int32_t *ids;
+            size_t m;
+            if (tok_encode(t, txt, strlen(txt), 1, &ids, &m) == 0) {
+                char *d;
+                size_t dl;
+                if (tok_decode(t, ids, m, &d, &dl) == 0) free(d);
+                free(ids);
+            }
+            tok_free(t);
+        } else if (!strstr(grpo_errmsg(), "mutant.json"))
+            failed_silently++;
+    }
+    CHECK(failed_silently == 0, "%d mutants failed without naming the file", failed_silently);
+    CHECK(loaded > 0, "some mutants still load (%d)", loaded);
+    free(buf);
+    free(src);
+}
+
 int main(void) {
     check_fixture("gpt2", 1);
     check_fixture("qwen2", 0);
     check_fixture("llama3", 1);
     check_fixture("llama2", 0);
+    check_fixture("smollm", 1);
+    check_fixture("metaspace", 0);
+    check_variants();
     check_config();
+    check_word_split();
     check_builtin();
     check_random_roundtrip("gpt2");
     check_random_roundtrip("llama2");
     check_nfc();
     check_threads();
     check_malformed();
+    check_mutations();
     return tu_finish("test_tokenizer");
 }

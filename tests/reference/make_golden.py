@@ -12,8 +12,9 @@ The formats are described in tests/fixtures/golden/README.md; how to rerun in
 tests/reference/README.md.  Nothing here runs in CI.
 
 Everything the C side is compared against is computed in float64 from the very F32 weights
-that are saved (model.double() after saving), so the references carry no float32 rounding of
-their own; the C code (float32) should match them to ~1e-5 relative.
+that are saved (model.double() after saving, with hf64.exact64 removing the float32 steps
+transformers keeps inside RMSNorm, softmax and rotary embeddings), so the references carry no
+float32 rounding of their own; a float32 implementation should match them to ~1e-6 relative.
 
 Run:  python tests/reference/make_golden.py [--out tests/fixtures/golden]
 """
@@ -26,6 +27,8 @@ import shutil
 import torch
 from safetensors.torch import save_file
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+from hf64 import exact64
 
 SEED = 1234
 VOCAB = 272         # deliberately not a power of two
@@ -164,6 +167,28 @@ def grpo_loss(comp_logps, seqs, lc):
     raise ValueError(lc["type"])
 
 
+def loss_stats(comp_logps, seqs, lc):
+    """Token counts of the batch (TRL's definitions): a token is clipped low when A < 0 and
+    ratio < 1-eps_low, high when A > 0 and ratio > 1+eps_high (where the clip removes its
+    gradient).  Means are over all completion tokens of the batch."""
+    n = lo = hi = 0
+    ratio_sum = kl_sum = 0.0
+    for lp, s in zip(comp_logps, seqs):
+        for k, (t, o) in enumerate(zip(lp.tolist(), s["old_logprobs"])):
+            r = math.exp(t - o)
+            n += 1
+            ratio_sum += r
+            lo += s["advantage"] < 0 and r < 1 - lc["eps_low"]
+            hi += s["advantage"] > 0 and r > 1 + lc["eps_high"]
+            if "ref_logprobs" in s:
+                d = s["ref_logprobs"][k] - t
+                kl_sum += math.exp(d) - d - 1
+    st = {"n_tokens": n, "n_clip_low": int(lo), "n_clip_high": int(hi), "ratio_token_mean": ratio_sum / n}
+    if all("ref_logprobs" in s for s in seqs):
+        st["kl_token_mean"] = kl_sum / n
+    return st
+
+
 def f32(x):
     """The float32 value of x as a Python float: batch.json holds values the C side reads
     exactly (it stores them as float), and the reference loss uses those same values."""
@@ -269,62 +294,64 @@ def run_case(name, arch, extra, lc, layout, out_root, report):
         assert n1 == n2 and torch.equal(p1, p2), (name, n1)
     m64 = cls.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").double().eval()
 
-    seqs = make_batch(m64, lc, gen)
-    batch = {"loss": lc, "sequences": seqs}
-    dump_json(os.path.join(d, "batch.json"), batch)
+    with exact64(m64):   # float64 all the way (see hf64.py)
+        seqs = make_batch(m64, lc, gen)
+        batch = {"loss": lc, "sequences": seqs}
+        dump_json(os.path.join(d, "batch.json"), batch)
 
-    m64.zero_grad()
-    logps, ents, logits0 = [], [], None
-    for i, s in enumerate(seqs):
-        lg = seq_logits(m64, s["ids"])
-        if i == 0:
-            logits0 = lg.detach().clone()
-        lp, en = token_stats(lg, s["ids"])
-        logps.append(lp)
-        ents.append(en.detach())
-    # d loss / d logp of each completion token, for testing rl/grpo.c on its own
-    leaves = completion_logps(logps, seqs)
-    for t in leaves:
-        t.retain_grad()
-    loss = grpo_loss(leaves, seqs, lc)
-    loss.backward()
+        m64.zero_grad()
+        logps, ents, logits0 = [], [], None
+        for i, s in enumerate(seqs):
+            lg = seq_logits(m64, s["ids"])
+            if i == 0:
+                logits0 = lg.detach().clone()
+            lp, en = token_stats(lg, s["ids"])
+            logps.append(lp)
+            ents.append(en.detach())
+        # d loss / d logp of each completion token, for testing rl/grpo.c on its own
+        leaves = completion_logps(logps, seqs)
+        for t in leaves:
+            t.retain_grad()
+        loss = grpo_loss(leaves, seqs, lc)
+        loss.backward()
 
-    grads = {}
-    for pname, p in m64.named_parameters():
-        g = p.grad if p.grad is not None else torch.zeros_like(p)
-        grads[pname] = g.float().contiguous()
-    save_file(grads, os.path.join(d, "expected_grads.safetensors"), metadata={"format": "pt"})
+        grads = {}
+        for pname, p in m64.named_parameters():
+            g = p.grad if p.grad is not None else torch.zeros_like(p)
+            grads[pname] = g.float().contiguous()
+        save_file(grads, os.path.join(d, "expected_grads.safetensors"), metadata={"format": "pt"})
 
-    V = logits0.shape[1]
-    expected = {
-        "loss": loss.item(),
-        "logprobs": g12([lp.detach().tolist() for lp in logps]),
-        "entropies": g12([e.tolist() for e in ents]),
-        "dloss_dlogp": g12([t.grad.tolist() for t in leaves]),
-        "logits_seq0_shape": [logits0.shape[0], V],
-        "logits_seq0": g12(logits0.flatten().tolist()),
-    }
-    dump_json(os.path.join(d, "expected.json"), expected)
-    dump_json(os.path.join(d, "expected_logprobs_cli.json"),
-              {"ids": seqs[0]["ids"], "logprobs": g12(logps[0].detach().tolist())})
+        V = logits0.shape[1]
+        expected = {
+            "loss": loss.item(),
+            "logprobs": g12([lp.detach().tolist() for lp in logps]),
+            "entropies": g12([e.tolist() for e in ents]),
+            "dloss_dlogp": g12([t.grad.tolist() for t in leaves]),
+            "stats": loss_stats([t.detach() for t in leaves], seqs, lc),
+            "logits_seq0_shape": [logits0.shape[0], V],
+            "logits_seq0": g12(logits0.flatten().tolist()),
+        }
+        dump_json(os.path.join(d, "expected.json"), expected)
+        dump_json(os.path.join(d, "expected_logprobs_cli.json"),
+                  {"ids": seqs[0]["ids"], "logprobs": g12(logps[0].detach().tolist())})
 
-    # Greedy golden: 3 prompts of different lengths, 10 new tokens, EOS never produced and
-    # every argmax decided by a clear margin (redraw the prompt otherwise).
-    prompts, outs = [], []
-    for plen in (4, 7, 11):
-        for _ in range(200):
-            pr = [BOS] + torch.randint(3, VOCAB, (plen - 1,), generator=gen).tolist()
-            (toks, gap), = greedy(m64, [pr], 10)
-            if gap > 1e-3 and EOS not in toks:
-                break
-        else:
-            raise RuntimeError("no clean greedy prompt")
-        prompts.append(pr)
-        outs.append(toks)
-    dump_json(os.path.join(d, "expected_greedy.json"),
-              {"max_new_tokens": 10, "prompts": prompts, "tokens": outs})
+        # Greedy golden: 3 prompts of different lengths, 10 new tokens, EOS never produced and
+        # every argmax decided by a clear margin (redraw the prompt otherwise).
+        prompts, outs = [], []
+        for plen in (4, 7, 11):
+            for _ in range(200):
+                pr = [BOS] + torch.randint(3, VOCAB, (plen - 1,), generator=gen).tolist()
+                (toks, gap), = greedy(m64, [pr], 10)
+                if gap > 1e-3 and EOS not in toks:
+                    break
+            else:
+                raise RuntimeError("no clean greedy prompt")
+            prompts.append(pr)
+            outs.append(toks)
+        dump_json(os.path.join(d, "expected_greedy.json"),
+                  {"max_new_tokens": 10, "prompts": prompts, "tokens": outs})
 
-    # Float32 torch on the same batch: how close a float32 implementation can get.
+    # Stock transformers in float32 on the same batch: how close a float32 implementation gets.
     m32.zero_grad()
     lp32 = [token_stats(seq_logits(m32, s["ids"]), s["ids"])[0] for s in seqs]
     loss32 = grpo_loss(completion_logps(lp32, seqs), seqs, lc)
@@ -338,17 +365,12 @@ def run_case(name, arch, extra, lc, layout, out_root, report):
             worst_g = max(worst_g, (got - ref).abs().max().item() / scale)
     worst_lp = max(((a.double() - b.detach()).abs() / b.detach().abs().clamp_min(1e-30)).max().item()
                    for a, b in zip(lp32, logps))
-    n_clip_low = n_clip_high = 0
-    for s, lp in zip(seqs, logps):
-        for t, o in zip(lp[s["prompt_len"] - 1:].tolist(), s["old_logprobs"]):
-            r = math.exp(t - o)
-            n_clip_low += s["advantage"] < 0 and r < 1 - lc["eps_low"]
-            n_clip_high += s["advantage"] > 0 and r > 1 + lc["eps_high"]
+    st = expected["stats"]
     gmax = max(g.abs().max().item() for g in grads.values())
     size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
     report[name] = dict(loss=loss.item(), loss_f32=loss32.item(), grad_absmax=gmax,
                         f32_vs_f64_grad_rel=worst_g, f32_vs_f64_logprob_rel=worst_lp,
-                        clipped_low=n_clip_low, clipped_high=n_clip_high, bytes=size)
+                        clipped_low=st["n_clip_low"], clipped_high=st["n_clip_high"], bytes=size)
 
 
 def main():
