@@ -37,7 +37,7 @@ static inline float dot(const float *a, const float *b, int n) {
 
 // out (hd) = softmax(q . k_j * scale) @ v over n_keys rows of k, v (stride kvd);
 // sc (n_keys) is scratch. Returns the log-sum-exp of the scaled scores.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+CPU_SIMD_CLONES
 static float attn_row_forward(float *out, float *sc, const float *q, const float *k, const float *v, int n_keys, int hd,
                               size_t kvd, float scale) {
     float m = -INFINITY;
@@ -62,7 +62,7 @@ static float attn_row_forward(float *out, float *sc, const float *q, const float
 }
 
 // One query row's backward: dq (hd) overwritten, dk/dv rows (stride kvd) +=.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+CPU_SIMD_CLONES
 static void attn_row_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                               const float *v, const float *out, float lse, int n_keys, int hd, size_t kvd, float scale) {
     float D = dot(dout, out, hd);

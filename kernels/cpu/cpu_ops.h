@@ -9,6 +9,14 @@
 // costs more than it saves (decode steps are full of such small ops).
 #define CPU_PAR_MIN 32768
 
+// Hot inner loops are compiled for AVX-512, AVX2 and the baseline and picked at
+// load time (ifunc), so one binary runs everywhere and uses what the CPU has.
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define CPU_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_SIMD_CLONES
+#endif
+
 int cpu_embedding_forward(Backend *b, float *out, const int32_t *ids, const float *wte, int T, int C, int V);
 int cpu_embedding_backward(Backend *b, float *dwte, const float *dout, const int32_t *ids, int T, int C, int V);
 int cpu_rmsnorm_forward(Backend *b, float *out, float *rstd, const float *inp, const float *weight,

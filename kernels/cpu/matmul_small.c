@@ -18,7 +18,7 @@ static inline float hsum(const float *a) {
 
 // Four rows of W at a time share each load of x; the lanes vectorise to one
 // 512-bit (or two 256-bit) registers per accumulator.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+CPU_SIMD_CLONES
 static void dot_rows(float *y, const float *x, const float *w, int M, int N, int K, int n0, int n1, float alpha,
                      int accumulate) {
     int K16 = K - K % LANES;
