@@ -132,6 +132,8 @@ typedef struct {
     const int *cu_seqlens;  // host (n_seqs + 1), cu_seqlens[0] = 0
     const int32_t *ids;     // host (T), T = cu_seqlens[n_seqs]
     float temperature;      // logits are divided by it; <= 0 means 1
+    int no_grad;            // 1: no model_backward will follow, keep one layer's activations
+                            // (reference-model and evaluation log-probs at a fraction of the memory)
 } ModelBatch;
 
 // Training forward. logp[t] (host, T) = log p(ids[t+1] | ids[..t]) within t's

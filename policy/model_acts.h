@@ -16,6 +16,8 @@ typedef struct {
 struct ModelActs {
     int cap_T, cap_S;     // capacity in tokens and sequences
     int T, S;             // the last forward's batch
+    int full;             // every layer's activations stored (else one layer's, for no_grad)
+    int no_grad;          // the last forward was no_grad: backward refuses
     float inv_temp;
     float *block;         // one allocation for everything below
     float *x;             // (L + 1, T, C) residual stream at each layer's input
@@ -36,7 +38,7 @@ struct ModelActs {
     int32_t *q_start, *q_pos0;    // (S + 1), (S)
 };
 
-int model_acts_reserve(Model *m, int T, int S);
+int model_acts_reserve(Model *m, int T, int S, int full);
 void model_acts_free(Model *m);
 
 #endif

@@ -30,14 +30,17 @@ static float *carve(float *base, size_t *off, size_t n) {
     return p;
 }
 
-static size_t layout(Model *m, ModelActs *a, float *base, int T, int S) {
+// full = 0 lays out one layer's activations and two residual slots: enough
+// for a forward whose gradient is never taken (reference log-probs).
+static size_t layout(Model *m, ModelActs *a, float *base, int T, int S, int full) {
     const ModelConfig *c = &m->cfg;
+    int n_store = full ? c->n_layers : 1;
     size_t C = c->hidden, F = c->ffn, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     size_t wide = C > qd ? C : qd;
     if (F > wide) wide = F;
     size_t off = 0, t = (size_t)T;
-    a->x = carve(base, &off, (size_t)(c->n_layers + 1) * t * C);
-    for (int l = 0; l < c->n_layers; l++) {
+    a->x = carve(base, &off, (size_t)(full ? c->n_layers + 1 : 2) * t * C);
+    for (int l = 0; l < n_store; l++) {
         LayerActs *L = &a->layers[l];
         L->ln1 = carve(base, &off, t * C);
         L->rstd1 = carve(base, &off, t);
@@ -76,9 +79,10 @@ static size_t layout(Model *m, ModelActs *a, float *base, int T, int S) {
     return off;
 }
 
-int model_acts_reserve(Model *m, int T, int S) {
+int model_acts_reserve(Model *m, int T, int S, int full) {
     ModelActs *a = m->acts;
-    if (a && a->cap_T >= T && a->cap_S >= S && (m->logit_chunk <= 0 || m->logit_chunk == a->chunk)) return GRPO_OK;
+    if (a && a->cap_T >= T && a->cap_S >= S && (a->full || !full) && (m->logit_chunk <= 0 || m->logit_chunk == a->chunk))
+        return GRPO_OK;
     int capT = T, capS = S;
     if (a) { // grow geometrically so a run of slightly longer batches does not reallocate each step
         if (capT < a->cap_T * 5 / 4) capT = a->cap_T * 5 / 4;
@@ -100,14 +104,15 @@ int model_acts_reserve(Model *m, int T, int S) {
     if (m->logit_chunk > 0) chunk = m->logit_chunk;
     if (chunk > capT) chunk = capT;
     a->chunk = chunk;
-    size_t n = layout(m, a, NULL, capT, capS);
+    a->full = full;
+    size_t n = layout(m, a, NULL, capT, capS, full);
     int st = m->be->alloc(m->be, (void **)&a->block, n * sizeof(float));
     if (st) {
         free(a->layers);
         free(a);
         return grpo_wrap(st, "model activations for %d tokens: ", capT);
     }
-    layout(m, a, a->block, capT, capS);
+    layout(m, a, a->block, capT, capS, full);
     a->cap_T = capT;
     a->cap_S = capS;
     m->acts = a;
@@ -142,9 +147,11 @@ int model_forward(Model *m, const ModelBatch *batch, float *logp, float *entropy
         if (batch->ids[t] < 0 || batch->ids[t] >= c->vocab)
             return grpo_fail(GRPO_EINVAL, "model_forward: token id %d at position %d is outside the vocabulary (%d)",
                              (int)batch->ids[t], t, c->vocab);
-    TRY(model_acts_reserve(m, T, S));
+    const int no_grad = batch->no_grad;
+    TRY(model_acts_reserve(m, T, S, !no_grad));
     ModelActs *a = m->acts;
     a->logits_fresh = 0;
+    a->no_grad = no_grad;
     a->T = T;
     a->S = S;
     a->inv_temp = batch->temperature > 0 ? 1.0f / batch->temperature : 1.0f;
@@ -183,8 +190,10 @@ int model_forward(Model *m, const ModelBatch *batch, float *logp, float *entropy
     TRY(b->embedding_forward(b, a->x, a->ids, m->w.wte, T, C, c->vocab));
     for (int l = 0; l < c->n_layers; l++) {
         const ModelLayerWeights *w = &m->w.layers[l];
-        LayerActs *L = &a->layers[l];
-        float *x = a->x + (size_t)l * T * C, *xnext = x + (size_t)T * C;
+        // Without gradients every layer reuses slot 0 and the residual ping-pongs between two buffers.
+        LayerActs *L = &a->layers[no_grad ? 0 : l];
+        float *x = a->x + (size_t)(no_grad ? l % 2 : l) * T * C;
+        float *xnext = a->x + (size_t)(no_grad ? (l + 1) % 2 : l + 1) * T * C;
         TRY(b->rmsnorm_forward(b, L->ln1, L->rstd1, x, w->ln1, T, C, eps));
         TRY(linear(b, L->q, L->ln1, w->wq, w->bq, T, qd, C));
         TRY(linear(b, L->k, L->ln1, w->wk, w->bk, T, kvd, C));
@@ -202,7 +211,8 @@ int model_forward(Model *m, const ModelBatch *batch, float *logp, float *entropy
         TRY(linear(b, a->tmp, L->h, w->wd, NULL, T, C, F));
         TRY(b->add(b, xnext, L->xmid, a->tmp, (size_t)T * C));
     }
-    TRY(b->rmsnorm_forward(b, a->lnf, a->rstdf, a->x + (size_t)c->n_layers * T * C, m->w.norm, T, C, eps));
+    TRY(b->rmsnorm_forward(b, a->lnf, a->rstdf, a->x + (size_t)(no_grad ? c->n_layers % 2 : c->n_layers) * T * C, m->w.norm,
+                           T, C, eps));
     for (int t0 = 0; t0 < T; t0 += a->chunk) {
         int n = T - t0 < a->chunk ? T - t0 : a->chunk;
         TRY(linear(b, a->logits, a->lnf + (size_t)t0 * C, m->w.lm_head, NULL, n, c->vocab, C));
@@ -220,6 +230,7 @@ int model_backward(Model *m, const float *dlogp) {
     Backend *b = m->be;
     ModelActs *a = m->acts;
     if (!a || a->T == 0) return grpo_fail(GRPO_EINVAL, "model_backward: no forward pass to differentiate");
+    if (a->no_grad) return grpo_fail(GRPO_EINVAL, "model_backward: the last forward pass was run with no_grad");
     TRY(model_alloc_grads(m));
     const int T = a->T, S = a->S, C = c->hidden, F = c->ffn, nh = c->n_heads, nkv = c->n_kv_heads, hd = c->head_dim;
     const int qd = nh * hd, kvd = nkv * hd, V = c->vocab;

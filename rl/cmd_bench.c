@@ -150,7 +150,7 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
     }
     for (int i = 0; i <= batch; i++) cu[i] = i * train_len;
     for (int i = 0; i < batch * train_len; i++) dlp[i] = 1.0f;
-    ModelBatch mb = {batch, cu, ids, 1.0f};
+    ModelBatch mb = {batch, cu, ids, 1.0f, 0};
     for (int i = 0; i < 3; i++) { // the first is a warm-up (allocations)
         double t0 = now_s();
         if (model_zero_grad(m) || model_forward(m, &mb, lp, NULL) || model_backward(m, dlp)) {

@@ -63,7 +63,7 @@ static int run(int argc, char **argv) {
     else if (backend_open(device, &b) || model_load(&m, model_dir, b)) rc = cli_fail("logprobs");
     else {
         int cu[2] = {0, n};
-        ModelBatch mb = {1, cu, ids, (float)temperature};
+        ModelBatch mb = {1, cu, ids, (float)temperature, 1};
         if (model_forward(m, &mb, lp, NULL)) rc = cli_fail("logprobs");
         else {
             // logprobs[k] = log p(ids[k+1] | ids[..k]): n - 1 values

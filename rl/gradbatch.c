@@ -142,7 +142,7 @@ int gradbatch_run(Model *m, const GradBatch *b, LossStats *stats, float *logp_ou
     float *dclogp = malloc((size_t)Tc * sizeof(float)), *dlogp = calloc((size_t)T, sizeof(float));
     int st = (!logp || !clogp || !dclogp || !dlogp) ? grpo_fail(GRPO_ENOMEM, "grad: out of memory") : GRPO_OK;
     if (!st) st = model_zero_grad(m);
-    ModelBatch mb = {b->n_seqs, b->cu_seqlens, b->ids, 1.0f};
+    ModelBatch mb = {b->n_seqs, b->cu_seqlens, b->ids, 1.0f, 0};
     if (!st) st = model_forward(m, &mb, logp, NULL);
     if (!st) {
         // Completion token k of sequence s (ids[p + k]) is predicted at position p + k - 1.

@@ -37,7 +37,7 @@ static double logprob_gap(Model *m, const int32_t *prompt, int plen, const GenRe
     memcpy(ids, prompt, plen * sizeof *ids);
     memcpy(ids + plen, r->tokens, r->n_tokens * sizeof *ids);
     int cu[2] = {0, L};
-    ModelBatch mb = {1, cu, ids, T};
+    ModelBatch mb = {1, cu, ids, T, 1};
     double worst = INFINITY;
     if (model_forward(m, &mb, lp, NULL) == GRPO_OK) {
         worst = 0;

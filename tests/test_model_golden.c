@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "policy/model.h"
+#include "policy/model_acts.h"
 #include "policy/safetensors.h"
 #include "rl/gradbatch.h"
 #include "testlib.h"
@@ -73,7 +74,7 @@ static void run_case(Backend *be, const char *dir, const char *name) {
     if (st || !exp) goto out;
     int T = b.cu_seqlens[b.n_seqs];
     float *logp = malloc(T * sizeof(float)), *ent = malloc(T * sizeof(float));
-    ModelBatch mb = {b.n_seqs, b.cu_seqlens, b.ids, 1.0f};
+    ModelBatch mb = {b.n_seqs, b.cu_seqlens, b.ids, 1.0f, 0};
     st = model_forward(m, &mb, logp, ent);
     CHECK(st == GRPO_OK, "%s: forward: %s", name, grpo_errmsg());
     int n1 = 0, n2 = 0;
@@ -82,6 +83,17 @@ static void run_case(Backend *be, const char *dir, const char *name) {
     CHECK(e_lp < 1e-4 && n1 > 0, "%s: logprobs rel err %g over %d tokens", name, e_lp, n1);
     CHECK(e_ent < 1e-4 && n2 > 0, "%s: entropies rel err %g over %d tokens", name, e_ent, n2);
     printf("%s: logprobs rel err %.2e, entropies %.2e\n", name, e_lp, e_ent);
+
+    // A no_grad forward (one layer's activations) gives the same numbers, and
+    // refuses a backward.
+    float *lp2 = malloc(T * sizeof(float));
+    ModelBatch ng = mb;
+    ng.no_grad = 1;
+    model_acts_free(m);
+    CHECK(model_forward(m, &ng, lp2, NULL) == GRPO_OK && !memcmp(lp2, logp, T * sizeof(float)), "%s: no_grad forward differs",
+          name);
+    CHECK(model_backward(m, lp2) == GRPO_EINVAL, "%s: backward after a no_grad forward accepted", name);
+    free(lp2);
 
     LossStats stats;
     // Three-row logit chunks: the multi-chunk path (recompute all but the last
