@@ -46,9 +46,84 @@ struct Backend {
                   int M, int N, int K, int trans_a, int trans_b,
                   float alpha, int accumulate);
 
-    // The model issue adds its ops here (rmsnorm, rope, attention, swiglu,
-    // log-softmax-gather, adamw, sampling); an op a backend does not provide is
-    // NULL and callers report it through backend_require().
+    // ---- the transformer's ops (policy/model.c). An op a backend does not
+    // provide is NULL and callers report it through backend_require().
+    // Backward ops ACCUMULATE (+=) into parameter gradients (zeroed once per
+    // step) and into activation gradients marked "+=" below; the rest overwrite.
+    // int32 index arrays (ids, pos, offsets) are backend memory too.
+
+    // out (T, C) = wte[ids[t]];  dwte (V, C) += scatter of dout by ids
+    int (*embedding_forward)(Backend *b, float *out, const int32_t *ids, const float *wte,
+                             int T, int C, int V);
+    int (*embedding_backward)(Backend *b, float *dwte, const float *dout, const int32_t *ids,
+                              int T, int C, int V);
+
+    // out (T, C) = inp / sqrt(mean(inp^2) + eps) * weight (C); rstd (T) saved
+    // for backward (NULL when not needed). Statistics in fp32 as HF does.
+    // dinp (T, C) +=, dweight (C) +=
+    int (*rmsnorm_forward)(Backend *b, float *out, float *rstd, const float *inp,
+                           const float *weight, int T, int C, float eps);
+    int (*rmsnorm_backward)(Backend *b, float *dinp, float *dweight, const float *dout,
+                            const float *inp, const float *weight, const float *rstd,
+                            int T, int C);
+
+    // Rotary embedding, Hugging Face's rotate_half layout: element i of each
+    // head pairs with element i + head_dim/2. x (T, n_heads * head_dim) rotated
+    // in place by angle pos[t] * inv_freq[i]; inv_freq (head_dim/2) already holds
+    // any rope scaling. Backward rotates the gradient by the opposite angle
+    // (the op is orthogonal), also in place.
+    int (*rope_forward)(Backend *b, float *x, const int32_t *pos, const float *inv_freq,
+                        int T, int n_heads, int head_dim);
+    int (*rope_backward)(Backend *b, float *dx, const int32_t *pos, const float *inv_freq,
+                         int T, int n_heads, int head_dim);
+
+    // Causal GQA attention over S packed sequences without padding.
+    // q, out (T, n_heads * head_dim): sequence s owns query rows
+    // q_start[s] .. q_start[s+1] (q_start (S+1), q_start[S] = T); its i-th query
+    // sits at position q_pos0[s] + i and sees key rows kv_start[s] + 0 ..
+    // kv_start[s] + q_pos0[s] + i of k, v (*, n_kv_heads * head_dim). Training
+    // packs keys like queries (kv_start = q_start, q_pos0 = 0); decoding points
+    // kv_start into a KV cache. lse (T, n_heads) = log-sum-exp of the scaled
+    // scores, saved so backward recomputes probabilities instead of storing them.
+    // Backward: dq (T, nh*hd) overwritten, dk, dv +=; sequences must not share
+    // key rows (true for training batches).
+    int (*attention_forward)(Backend *b, float *out, float *lse, const float *q,
+                             const float *k, const float *v, const int32_t *q_start,
+                             const int32_t *kv_start, const int32_t *q_pos0,
+                             int S, int T, int n_heads, int n_kv_heads, int head_dim);
+    int (*attention_backward)(Backend *b, float *dq, float *dk, float *dv, const float *dout,
+                              const float *q, const float *k, const float *v,
+                              const float *out, const float *lse, const int32_t *q_start,
+                              const int32_t *kv_start, const int32_t *q_pos0,
+                              int S, int T, int n_heads, int n_kv_heads, int head_dim);
+
+    // out (n) = silu(gate) * up;  dgate, dup (n) overwritten
+    int (*swiglu_forward)(Backend *b, float *out, const float *gate, const float *up, size_t n);
+    int (*swiglu_backward)(Backend *b, float *dgate, float *dup, const float *dout,
+                           const float *gate, const float *up, size_t n);
+
+    // Fused log-softmax + gather + entropy over one chunk of rows of logits
+    // (T, V) scaled by inv_temp: logp[t] = log_softmax(logits[t] * inv_temp)[targets[t]]
+    // (0 where targets[t] < 0), entropy[t] of that distribution (NULL = skip),
+    // lse[t] its log-sum-exp (saved for backward; NULL = skip).
+    // Backward overwrites dlogits (T, V) (it may alias logits) with
+    // d/dlogits of sum_t dlogp[t] * logp[t].
+    int (*logprob_forward)(Backend *b, float *logp, float *entropy, float *lse,
+                           const float *logits, const int32_t *targets, int T, int V,
+                           float inv_temp);
+    int (*logprob_backward)(Backend *b, float *dlogits, const float *dlogp,
+                            const float *logits, const int32_t *targets, const float *lse,
+                            int T, int V, float inv_temp);
+
+    // out (n) = x + y (out may alias x or y)
+    int (*add)(Backend *b, float *out, const float *x, const float *y, size_t n);
+    // out (T, N) += bias (N);  dbias (N) += column sums of dout (T, N)
+    int (*bias_forward)(Backend *b, float *out, const float *bias, int T, int N);
+    int (*bias_backward)(Backend *b, float *dbias, const float *dout, int T, int N);
+    // dst rows dst_rows[i] (n) of dst (*, dim) = src rows i (n, dim): writes
+    // new keys/values into a KV cache, or copies a prompt's cache rows.
+    int (*scatter_rows)(Backend *b, float *dst, const float *src, const int32_t *dst_rows,
+                        int n, int dim);
 
     void (*destroy)(Backend *b);
 };

@@ -3,8 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <omp.h>
+
+#include <sys/resource.h>
 
 #include "kernels/backend.h"
+#include "policy/generate.h"
+#include "policy/model.h"
 #include "rl/cli.h"
 
 static double now_s(void) {
@@ -73,25 +78,147 @@ done:
     return rc;
 }
 
+
+// Best of `reps` timings of generate() with max_tokens new tokens per sequence.
+static int time_generate(Model *m, GenConfig *c, const int32_t *const *prompts, const int *lens, int batch, int reps,
+                         double *best) {
+    GenResult *r = calloc((size_t)batch, sizeof *r);
+    if (!r) return grpo_fail(GRPO_ENOMEM, "bench: out of memory");
+    *best = 1e30;
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_s();
+        int st = generate(m, c, prompts, lens, batch, 1, r);
+        double dt = now_s() - t0;
+        if (st) {
+            free(r);
+            return st;
+        }
+        gen_results_free(r, batch);
+        if (dt < *best) *best = dt;
+    }
+    free(r);
+    return GRPO_OK;
+}
+
+// The model's three workloads, as tests/reference/bench_torch.py measures them
+// for PyTorch: prefill (batch x prompt_len tokens into the KV cache), decode
+// (batch sequences, gen_len new tokens each, greedy, EOS off; decode time =
+// generate time - prefill time) and train (forward + backward of the summed
+// next-token log-probs over batch x train_len tokens).
+static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, int gen_len, int train_len, int reps,
+                       double temperature) {
+    Model *m = NULL;
+    if (model_load(&m, dir, b)) return cli_fail("bench");
+    int rc = 1, V = m->cfg.vocab;
+    int32_t *ids = malloc((size_t)batch * train_len * sizeof(int32_t) + (size_t)batch * prompt_len * sizeof(int32_t));
+    const int32_t **prompts = malloc((size_t)batch * sizeof *prompts);
+    int *lens = malloc((size_t)batch * sizeof(int)), *cu = malloc(((size_t)batch + 1) * sizeof(int));
+    float *lp = malloc((size_t)batch * train_len * sizeof(float)), *dlp = malloc((size_t)batch * train_len * sizeof(float));
+    if (!ids || !prompts || !lens || !cu || !lp || !dlp) {
+        cli_error("bench", "out of memory");
+        goto done;
+    }
+    uint64_t s = 12345;
+    int32_t *pids = ids + (size_t)batch * train_len;
+    for (size_t i = 0; i < (size_t)batch * prompt_len; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        pids[i] = (int32_t)(3 + (s >> 33) % (uint64_t)(V - 3));
+    }
+    for (size_t i = 0; i < (size_t)batch * train_len; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        ids[i] = (int32_t)(3 + (s >> 33) % (uint64_t)(V - 3));
+    }
+    for (int i = 0; i < batch; i++) prompts[i] = pids + (size_t)i * prompt_len, lens[i] = prompt_len;
+    double load0 = 0;
+    getloadavg(&load0, 1);
+    GenConfig c;
+    memset(&c, 0, sizeof c);
+    c.sampler = sampler_config_default();
+    c.sampler.temperature = (float)temperature;
+    c.seed = 1;
+    c.prefill_tokens = batch * prompt_len; // one pass, as the PyTorch baseline does
+    double t_pre = 0, t_gen = 0, t_train = 1e30;
+    c.max_tokens = 1;
+    if (time_generate(m, &c, prompts, lens, batch, 1, &t_pre) || time_generate(m, &c, prompts, lens, batch, 3, &t_pre)) {
+        cli_fail("bench");
+        goto done;
+    }
+    c.max_tokens = gen_len;
+    if (time_generate(m, &c, prompts, lens, batch, reps, &t_gen)) {
+        cli_fail("bench");
+        goto done;
+    }
+    for (int i = 0; i <= batch; i++) cu[i] = i * train_len;
+    for (int i = 0; i < batch * train_len; i++) dlp[i] = 1.0f;
+    ModelBatch mb = {batch, cu, ids, 1.0f, 0};
+    for (int i = 0; i < 3; i++) { // the first is a warm-up (allocations)
+        double t0 = now_s();
+        if (model_zero_grad(m) || model_forward(m, &mb, lp, NULL) || model_backward(m, dlp)) {
+            cli_fail("bench");
+            goto done;
+        }
+        double dt = now_s() - t0;
+        if (i > 0 && dt < t_train) t_train = dt;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    // A shared machine's load average says how far the numbers are from an idle one's.
+    double load1[1] = {0};
+    getloadavg(load1, 1);
+    double t_dec = t_gen - t_pre;
+    printf("{\"model\": \"%s\", \"params\": %zu, \"device\": \"%s\", \"device_name\": \"%s\", \"threads\": %d,"
+           " \"batch\": %d, \"prompt_len\": %d, \"gen_len\": %d, \"train_len\": %d, \"temperature\": %g,"
+           " \"prefill_tok_s\": %.1f, \"prefill_s\": %.4f, \"generate_s\": %.4f, \"decode_tok_s\": %.1f,"
+           " \"generate_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_s\": %.4f, \"peak_rss_mib\": %.1f, \"loadavg_before\": %.2f,"
+           " \"loadavg_after\": %.2f}\n",
+           dir, m->n_params, b->name, b->device_name, omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
+           temperature, batch * prompt_len / t_pre, t_pre, t_gen,
+           t_dec > 0 ? batch * (gen_len - 1) / t_dec : 0.0, batch * gen_len / t_gen, batch * train_len / t_train, t_train,
+           ru.ru_maxrss / 1024.0, load0, load1[0]);
+    rc = 0;
+done:
+    free(ids), free(prompts), free(lens), free(cu), free(lp), free(dlp);
+    model_free(m);
+    return rc;
+}
+
 static int run(int argc, char **argv) {
-    const char *device = "auto", *matmul = NULL;
-    long iters = 10;
-    CliOpt opts[] = {{"--device", CLI_STR, &device}, {"--matmul", CLI_STR, &matmul}, {"--iters", CLI_INT, &iters}};
-    int rc = cli_parse("bench", argc, argv, opts, 3, NULL, 0, NULL);
+    const char *device = "auto", *matmul = NULL, *model = NULL;
+    long iters = 10, batch = 8, prompt_len = 128, gen_len = 128, train_len = 0, reps = 2;
+    double temperature = 0;
+    CliOpt opts[] = {{"--device", CLI_STR, &device}, {"--matmul", CLI_STR, &matmul}, {"--iters", CLI_INT, &iters},
+                     {"--model", CLI_STR, &model}, {"--batch", CLI_INT, &batch}, {"--prompt-len", CLI_INT, &prompt_len},
+                     {"--gen-len", CLI_INT, &gen_len}, {"--train-len", CLI_INT, &train_len}, {"--reps", CLI_INT, &reps},
+                     {"--temperature", CLI_DOUBLE, &temperature}};
+    int rc = cli_parse("bench", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
-    if (!matmul) return cli_error("bench", "nothing to measure: give --matmul (see 'grpo bench --help')");
+    if (!matmul && !model) return cli_error("bench", "nothing to measure: give --matmul or --model (see 'grpo bench --help')");
     if (iters < 1) return cli_error("bench", "--iters must be at least 1");
+    if (train_len == 0) train_len = prompt_len + gen_len;
+    if (batch < 1 || prompt_len < 1 || gen_len < 2 || train_len < 2 || reps < 1 || batch * train_len > 100000000L)
+        return cli_error("bench", "--batch, --prompt-len, --reps must be positive and --gen-len, --train-len at least 2");
     Backend *b = NULL;
     if (backend_open(device, &b)) return cli_fail("bench");
-    rc = bench_matmul(b, matmul, iters);
+    if (matmul) rc = bench_matmul(b, matmul, iters);
+    if (!rc && model)
+        rc = bench_model(b, model, (int)batch, (int)prompt_len, (int)gen_len, (int)train_len, (int)reps, temperature);
     backend_close(b);
     return rc;
 }
 
 const GrpoCommand grpo_cmd_bench = {
     "bench", "measure throughput (matmul; the model's prefill, decode and training)",
-    "usage: grpo bench --matmul N|M,N,K [--iters I] [--device cpu|cuda|auto]\n\n"
+    "usage: grpo bench --matmul N|M,N,K [--iters I] [--device cpu|cuda|auto]\n"
+    "       grpo bench --model DIR [--batch N] [--prompt-len N] [--gen-len N] [--train-len N]\n\n"
     "Prints one JSON object per measurement.\n\n"
+    "  --model DIR     the model's throughput: prefill (batch x prompt-len tokens into the KV cache),\n"
+    "                  decode (batch sequences, gen-len new tokens each, EOS off; decode time =\n"
+    "                  generate time - prefill time), train (forward + backward over batch x\n"
+    "                  train-len tokens), in tokens/s, and the peak RSS (MiB)\n"
+    "  --batch N       sequences (default 8)     --prompt-len N  (default 128)\n"
+    "  --gen-len N     new tokens (default 128)  --train-len N   (default prompt-len + gen-len)\n"
+    "  --temperature T sampling temperature for decode (default 0 = greedy)\n"
+    "  --reps N        generate timings, best of N (default 2)\n"
     "  --matmul M,N,K  time out (M,N) = x (M,K) @ W^T with W (N,K), fp32; N alone means N,N,N\n"
     "  --iters I       timed repetitions after one warm-up (default 10)\n"
     "  --device D      cpu, cuda or auto (default auto: cuda when a usable GPU is present)\n",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/cpu_ops.h"
 
 static int cpu_alloc(Backend *b, void **ptr, size_t bytes) {
     // 64-byte alignment keeps SIMD loads aligned and rows off shared cache lines.
@@ -42,6 +43,10 @@ static int cpu_matmul(Backend *b, float *out, const float *a, const float *bm,
     if (M == 0 || N == 0) return GRPO_OK;
     if (K == 0) { // BLAS leaves C untouched for K = 0 only when beta = 1
         if (!accumulate) memset(out, 0, (size_t)M * N * sizeof(float));
+        return GRPO_OK;
+    }
+    if (!trans_a && trans_b && M <= CPU_SMALL_M) { // a decode step's x @ W^T: see matmul_small.c
+        cpu_matmul_small(out, a, bm, M, N, K, alpha, accumulate);
         return GRPO_OK;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
@@ -86,6 +91,22 @@ int backend_cpu_create(Backend **out) {
     b->memset = cpu_memset;
     b->sync = cpu_sync;
     b->matmul = cpu_matmul;
+    b->embedding_forward = cpu_embedding_forward;
+    b->embedding_backward = cpu_embedding_backward;
+    b->rmsnorm_forward = cpu_rmsnorm_forward;
+    b->rmsnorm_backward = cpu_rmsnorm_backward;
+    b->rope_forward = cpu_rope_forward;
+    b->rope_backward = cpu_rope_backward;
+    b->attention_forward = cpu_attention_forward;
+    b->attention_backward = cpu_attention_backward;
+    b->swiglu_forward = cpu_swiglu_forward;
+    b->swiglu_backward = cpu_swiglu_backward;
+    b->logprob_forward = cpu_logprob_forward;
+    b->logprob_backward = cpu_logprob_backward;
+    b->add = cpu_add;
+    b->bias_forward = cpu_bias_forward;
+    b->bias_backward = cpu_bias_backward;
+    b->scatter_rows = cpu_scatter_rows;
     b->destroy = cpu_destroy;
     *out = b;
     return GRPO_OK;

@@ -1,0 +1,166 @@
+// Causal grouped-query attention over packed sequences of different lengths
+// (no padding). Probabilities are never stored: forward keeps the per-row
+// log-sum-exp and backward recomputes them, so memory grows with the tokens,
+// not with the sum of squared sequence lengths.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu_ops.h"
+
+// The sequence that owns query row t: the last s with q_start[s] <= t.
+static int seq_of(const int32_t *q_start, int S, int t) {
+    int lo = 0, hi = S - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (q_start[mid] <= t) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+// The per-row work, compiled for AVX-512 / AVX2 / baseline and picked at load
+// time. Dot products keep 16 partial sums so they vectorise without reassociating
+// (no -ffast-math), and the summation order is fixed: results do not depend on
+// the machine's thread count.
+#define LANES 16
+static inline float dot(const float *a, const float *b, int n) {
+    float acc[LANES] = {0};
+    int n16 = n - n % LANES;
+    for (int i = 0; i < n16; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += a[i + j] * b[i + j];
+    float s = 0.0f;
+    for (int j = 0; j < LANES; j++) s += acc[j];
+    for (int i = n16; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// out (hd) = softmax(q . k_j * scale) @ v over n_keys rows of k, v (stride kvd);
+// sc (n_keys) is scratch. Returns the log-sum-exp of the scaled scores.
+CPU_SIMD_CLONES
+static float attn_row_forward(float *out, float *sc, const float *q, const float *k, const float *v, int n_keys, int hd,
+                              size_t kvd, float scale) {
+    float m = -INFINITY;
+    for (int j = 0; j < n_keys; j++) {
+        float d = dot(q, k + (size_t)j * kvd, hd) * scale;
+        sc[j] = d;
+        if (d > m) m = d;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < n_keys; j++) {
+        sc[j] = expf(sc[j] - m);
+        sum += sc[j];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < hd; i++) out[i] = 0.0f;
+    for (int j = 0; j < n_keys; j++) {
+        const float *vj = v + (size_t)j * kvd;
+        float p = sc[j] * inv;
+        for (int i = 0; i < hd; i++) out[i] += p * vj[i];
+    }
+    return m + logf(sum);
+}
+
+// One query row's backward: dq (hd) overwritten, dk/dv rows (stride kvd) +=.
+CPU_SIMD_CLONES
+static void attn_row_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                              const float *v, const float *out, float lse, int n_keys, int hd, size_t kvd, float scale) {
+    float D = dot(dout, out, hd);
+    for (int i = 0; i < hd; i++) dq[i] = 0.0f;
+    for (int j = 0; j < n_keys; j++) {
+        const float *kj = k + (size_t)j * kvd, *vj = v + (size_t)j * kvd;
+        float pj = expf(dot(q, kj, hd) * scale - lse);
+        float ds = pj * (dot(dout, vj, hd) - D) * scale;
+        float *dkj = dk + (size_t)j * kvd, *dvj = dv + (size_t)j * kvd;
+        for (int i = 0; i < hd; i++) {
+            dq[i] += ds * kj[i];
+            dkj[i] += ds * q[i];
+            dvj[i] += pj * dout[i];
+        }
+    }
+}
+
+static int check_args(const int32_t *q_start, const int32_t *q_pos0, int S, int T, int n_heads,
+                      int n_kv_heads, int *max_keys) {
+    if (S < 0 || T < 0 || n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads)
+        return grpo_fail(GRPO_EINVAL, "attention: bad sizes (S=%d T=%d heads=%d kv_heads=%d)", S, T, n_heads,
+                         n_kv_heads);
+    if (S == 0) {
+        *max_keys = 0;
+        return T == 0 ? GRPO_OK : grpo_fail(GRPO_EINVAL, "attention: %d query rows but no sequences", T);
+    }
+    if (q_start[0] != 0 || q_start[S] != T)
+        return grpo_fail(GRPO_EINVAL, "attention: q_start must run from 0 to T=%d", T);
+    int mk = 0;
+    for (int s = 0; s < S; s++) {
+        int len = q_start[s + 1] - q_start[s];
+        if (len < 0 || q_pos0[s] < 0) return grpo_fail(GRPO_EINVAL, "attention: sequence %d has bad offsets", s);
+        if (q_pos0[s] + len > mk) mk = q_pos0[s] + len;
+    }
+    *max_keys = mk;
+    return GRPO_OK;
+}
+
+int cpu_attention_forward(Backend *b, float *out, float *lse, const float *q, const float *k, const float *v,
+                          const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
+                          int n_heads, int n_kv_heads, int head_dim) {
+    // out, q (T, nh*hd); k, v (*, nkv*hd); lse (T, nh) or NULL
+    int max_keys = 0;
+    int st = check_args(q_start, q_pos0, S, T, n_heads, n_kv_heads, &max_keys);
+    if (st || T == 0) return st;
+    const int hd = head_dim, group = n_heads / n_kv_heads;
+    const size_t qd = (size_t)n_heads * hd, kvd = (size_t)n_kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    int fail = 0;
+#pragma omp parallel if((size_t)T * n_heads * max_keys * head_dim >= CPU_PAR_MIN)
+    {
+        float *sc = malloc((size_t)max_keys * sizeof(float));
+        if (!sc) {
+#pragma omp atomic write
+            fail = 1;
+        }
+#pragma omp for collapse(2) schedule(dynamic, 4)
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < n_heads; h++) {
+                if (!sc) continue;
+                int s = seq_of(q_start, S, t);
+                int n_keys = q_pos0[s] + (t - q_start[s]) + 1;
+                size_t kv0 = (size_t)kv_start[s] * kvd + (size_t)(h / group) * hd;
+                float l = attn_row_forward(out + (size_t)t * qd + (size_t)h * hd, sc, q + (size_t)t * qd + (size_t)h * hd,
+                                           k + kv0, v + kv0, n_keys, hd, kvd, scale);
+                if (lse) lse[(size_t)t * n_heads + h] = l;
+            }
+        free(sc);
+    }
+    return fail ? grpo_fail(GRPO_ENOMEM, "attention: out of memory for %d scores", max_keys) : GRPO_OK;
+}
+
+int cpu_attention_backward(Backend *b, float *dq, float *dk, float *dv, const float *dout, const float *q,
+                           const float *k, const float *v, const float *out, const float *lse,
+                           const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
+                           int T, int n_heads, int n_kv_heads, int head_dim) {
+    // dq (T, nh*hd) overwritten; dk, dv (*, nkv*hd) +=
+    int max_keys = 0;
+    int st = check_args(q_start, q_pos0, S, T, n_heads, n_kv_heads, &max_keys);
+    if (st || T == 0) return st;
+    const int hd = head_dim, group = n_heads / n_kv_heads;
+    const size_t qd = (size_t)n_heads * hd, kvd = (size_t)n_kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    // One thread per (sequence, kv head): it owns those dk/dv rows, so the
+    // accumulation needs no atomics and runs in a fixed order.
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if((size_t)T * n_heads * max_keys * head_dim >= CPU_PAR_MIN)
+        for (int s = 0; s < S; s++)
+            for (int hk = 0; hk < n_kv_heads; hk++) {
+                const float *kb = k + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
+                const float *vb = v + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
+                float *dkb = dk + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
+                float *dvb = dv + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
+                for (int h = hk * group; h < (hk + 1) * group; h++)
+                    for (int t = q_start[s]; t < q_start[s + 1]; t++) {
+                        size_t o = (size_t)t * qd + (size_t)h * hd;
+                        attn_row_backward(dq + o, dkb, dvb, dout + o, q + o, kb, vb, out + o, lse[(size_t)t * n_heads + h],
+                                          q_pos0[s] + (t - q_start[s]) + 1, hd, kvd, scale);
+                    }
+            }
+    return GRPO_OK;
+}

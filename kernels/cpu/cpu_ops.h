@@ -1,0 +1,52 @@
+// The CPU implementations of the transformer ops in backend.h's op table,
+// one file per op family. Internal to kernels/cpu/.
+#ifndef GRPO_CPU_OPS_H
+#define GRPO_CPU_OPS_H
+
+#include "kernels/backend.h"
+
+// Loops below about this many flops run on one thread: waking the OpenMP team
+// costs more than it saves (decode steps are full of such small ops).
+#define CPU_PAR_MIN 32768
+
+// Hot inner loops are compiled for AVX-512, AVX2 and the baseline and picked at
+// load time (ifunc), so one binary runs everywhere and uses what the CPU has.
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define CPU_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_SIMD_CLONES
+#endif
+
+int cpu_embedding_forward(Backend *b, float *out, const int32_t *ids, const float *wte, int T, int C, int V);
+int cpu_embedding_backward(Backend *b, float *dwte, const float *dout, const int32_t *ids, int T, int C, int V);
+int cpu_rmsnorm_forward(Backend *b, float *out, float *rstd, const float *inp, const float *weight,
+                        int T, int C, float eps);
+int cpu_rmsnorm_backward(Backend *b, float *dinp, float *dweight, const float *dout, const float *inp,
+                         const float *weight, const float *rstd, int T, int C);
+int cpu_rope_forward(Backend *b, float *x, const int32_t *pos, const float *inv_freq, int T, int n_heads,
+                     int head_dim);
+int cpu_rope_backward(Backend *b, float *dx, const int32_t *pos, const float *inv_freq, int T, int n_heads,
+                      int head_dim);
+int cpu_attention_forward(Backend *b, float *out, float *lse, const float *q, const float *k, const float *v,
+                          const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
+                          int n_heads, int n_kv_heads, int head_dim);
+int cpu_attention_backward(Backend *b, float *dq, float *dk, float *dv, const float *dout, const float *q,
+                           const float *k, const float *v, const float *out, const float *lse,
+                           const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
+                           int T, int n_heads, int n_kv_heads, int head_dim);
+int cpu_swiglu_forward(Backend *b, float *out, const float *gate, const float *up, size_t n);
+int cpu_swiglu_backward(Backend *b, float *dgate, float *dup, const float *dout, const float *gate,
+                        const float *up, size_t n);
+int cpu_logprob_forward(Backend *b, float *logp, float *entropy, float *lse, const float *logits,
+                        const int32_t *targets, int T, int V, float inv_temp);
+int cpu_logprob_backward(Backend *b, float *dlogits, const float *dlogp, const float *logits,
+                         const int32_t *targets, const float *lse, int T, int V, float inv_temp);
+int cpu_add(Backend *b, float *out, const float *x, const float *y, size_t n);
+int cpu_bias_forward(Backend *b, float *out, const float *bias, int T, int N);
+int cpu_bias_backward(Backend *b, float *dbias, const float *dout, int T, int N);
+// y (M, N) = alpha * x (M, K) @ W^T (+ y) for M <= CPU_SMALL_M (matmul_small.c).
+#define CPU_SMALL_M 16
+void cpu_matmul_small(float *y, const float *x, const float *w, int M, int N, int K, float alpha, int accumulate);
+int cpu_scatter_rows(Backend *b, float *dst, const float *src, const int32_t *dst_rows, int n, int dim);
+
+#endif

@@ -1,0 +1,193 @@
+#include "rl/default_job.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernels/status.h"
+#include "policy/safetensors.h"
+#include "policy/tokenizer.h"
+#include "rl/checkpoint.h"
+#include "rl/sft.h"
+
+// Bump when the recipe below changes, so an old cached base model is not reused.
+#define DEFAULT_JOB_VERSION "v1"
+
+// The task: two-digit addition and subtraction written as worked solutions. A
+// short prompt keeps byte-level sequences short (the R1-Zero preamble alone
+// would be ~330 byte tokens).
+static const char *TEMPLATE = "Q: {question}\nA:";
+static const char *DATASET = "gen:arithmetic?digits=2&ops=+,-&n=20000";
+static const char *SFT_DATASET = "gen:arithmetic?digits=2&ops=+,-&worked=1&n=20000";
+
+static void set(TrainConfig *c, const char *kv) {
+    if (config_set(c, kv) != GRPO_OK) fprintf(stderr, "grpo: internal default '%s' rejected: %s\n", kv, grpo_errmsg());
+}
+
+void default_job_sft_config(TrainConfig *c, const char *init_dir) {
+    config_defaults(c);
+    snprintf(c->model, sizeof c->model, "%s", init_dir);
+    snprintf(c->dataset, sizeof c->dataset, "%s", SFT_DATASET);
+    snprintf(c->template_name, sizeof c->template_name, "%s", TEMPLATE);
+    set(c, "device=cpu");
+    set(c, "seed=1");
+    set(c, "steps=150");
+    set(c, "prompts_per_step=32");
+    set(c, "lr=3e-3");
+    set(c, "lr_scheduler=cosine");
+    set(c, "warmup_steps=10");
+    set(c, "min_lr_ratio=0.1");
+    set(c, "weight_decay=0.0");
+    set(c, "max_completion_len=96");
+    set(c, "keep_checkpoints=1");
+}
+
+void default_job_config(TrainConfig *c, const char *base_dir) {
+    config_defaults(c);
+    snprintf(c->model, sizeof c->model, "%s", base_dir);
+    snprintf(c->dataset, sizeof c->dataset, "%s", DATASET);
+    snprintf(c->template_name, sizeof c->template_name, "%s", TEMPLATE);
+    set(c, "rules=math");
+    set(c, "device=cpu");
+    set(c, "seed=1");
+    set(c, "steps=60");
+    set(c, "prompts_per_step=16");
+    set(c, "group_size=8");
+    set(c, "lr=5e-4");
+    set(c, "lr_scheduler=constant");
+    set(c, "temperature=1.0");
+    set(c, "max_completion_len=96");
+    set(c, "stop=</answer>");
+    set(c, "eval_size=200");
+    set(c, "save_every=20");
+    set(c, "keep_checkpoints=2");
+}
+
+static void cache_root(char *buf, size_t n) {
+    const char *env = getenv("GRPO_CACHE_DIR");
+    if (env && *env) snprintf(buf, n, "%s", env);
+    else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME")) snprintf(buf, n, "%s/grpo", getenv("XDG_CACHE_HOME"));
+    else snprintf(buf, n, "%s/.cache/grpo", getenv("HOME") ? getenv("HOME") : "/tmp");
+}
+
+static int mkdirs(const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return grpo_fail(GRPO_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    return GRPO_OK;
+}
+
+static int file_exists(const char *dir, const char *name) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, R_OK) == 0;
+}
+
+// A fresh small Llama-shaped model with the built-in byte-level tokenizer.
+static int make_init_model(const char *dir) {
+    int st = mkdirs(dir);
+    if (!st) st = tok_write_builtin(dir);
+    Tokenizer *tok = NULL;
+    if (!st) st = tok_load(dir, &tok);
+    if (st) return st;
+    ModelConfig mc;
+    model_config_default(&mc, MODEL_LLAMA);
+    mc.hidden = 128;
+    mc.ffn = 384;
+    mc.n_layers = 4;
+    mc.n_heads = 4;
+    mc.n_kv_heads = 2;
+    mc.head_dim = 32;
+    mc.vocab = tok_vocab_size(tok);
+    mc.max_pos = 512;
+    mc.tie_embeddings = 1;
+    mc.eos_ids[0] = tok_eos_id(tok);
+    mc.n_eos = mc.eos_ids[0] >= 0;
+    tok_free(tok);
+    Backend *be = NULL;
+    Model *m = NULL;
+    if ((st = backend_open("cpu", &be))) return st;
+    if (!(st = model_build(&m, &mc, be)) && !(st = model_init_random(m, 1234, 0.02f))) st = model_save(m, dir, ST_F32, NULL);
+    model_free(m);
+    backend_close(be);
+    return st;
+}
+
+static int ensure_base_model(char *base, size_t n, const TrainerOutput *o) {
+    char root[4096];
+    cache_root(root, sizeof root);
+    snprintf(base, n, "%s/default-base-%s", root, DEFAULT_JOB_VERSION);
+    if (file_exists(base, "config.json") && file_exists(base, "model.safetensors")) {
+        if (!o->quiet) fprintf(stderr, "default job: base model %s (cached)\n", base);
+        return GRPO_OK;
+    }
+    char work[4200], init[4300];
+    snprintf(work, sizeof work, "%s.tmp-%d", base, (int)getpid());
+    snprintf(init, sizeof init, "%s/init", work);
+    ckpt_remove_tree(work);
+    if (!o->quiet) fprintf(stderr, "default job: making the base model once (random init + SFT warm start) in %s\n", base);
+    int st = make_init_model(init);
+    if (st) return st;
+    TrainConfig sc;
+    default_job_sft_config(&sc, init);
+    SftResult sr;
+    if ((st = sft_run(&sc, work, o->quiet, &sr))) return st;
+    char final[4400];
+    ckpt_dir(final, sizeof final, work, sr.steps);
+    // Another process may have raced us to it; either copy is the same model.
+    if (rename(final, base) != 0 && !file_exists(base, "config.json"))
+        return grpo_fail(GRPO_EIO, "%s: cannot move the base model into the cache: %s", base, strerror(errno));
+    ckpt_remove_tree(work);
+    if (!o->quiet) fprintf(stderr, "default job: SFT loss %.3f -> %.3f over %ld steps\n", sr.first_loss, sr.last_loss, sr.steps);
+    return GRPO_OK;
+}
+
+int default_job_run(const char *const *sets, int n_sets, const char *out_dir, const TrainerOutput *o) {
+    time_t t0 = time(NULL);
+    char base[4096];
+    if (ensure_base_model(base, sizeof base, o)) {
+        fprintf(stderr, "grpo train: default job: %s\n", grpo_errmsg());
+        return 1;
+    }
+    TrainConfig c;
+    default_job_config(&c, base);
+    for (int i = 0; i < n_sets; i++)
+        if (config_set(&c, sets[i])) {
+            fprintf(stderr, "grpo train: %s\n", grpo_errmsg());
+            return 1;
+        }
+    if (config_validate(&c)) {
+        fprintf(stderr, "grpo train: %s\n", grpo_errmsg());
+        return 1;
+    }
+    // A fresh run each time: the default job is a demonstration, not a resumable run.
+    ckpt_remove_tree(out_dir);
+    TrainResult r;
+    int st = trainer_run(&c, out_dir, 0, o, &r);
+    if (st) {
+        fprintf(stderr, "grpo train: %s\n", grpo_errmsg());
+        return 1;
+    }
+    double secs = difftime(time(NULL), t0);
+    printf("\n%-26s %10s %10s %10s\n", "default job (held-out)", "before", "after", "change");
+    if (r.have_first_eval && r.have_last_eval) {
+        printf("%-26s %9.1f%% %9.1f%% %+9.1f\n", "accuracy (greedy pass@1)", 100 * r.first_eval.accuracy, 100 * r.last_eval.accuracy,
+               100 * (r.last_eval.accuracy - r.first_eval.accuracy));
+        printf("%-26s %10.3f %10.3f %+10.3f\n", "mean reward", r.first_eval.reward_mean, r.last_eval.reward_mean,
+               r.last_eval.reward_mean - r.first_eval.reward_mean);
+        printf("%-26s %10.1f %10.1f %+10.1f\n", "completion length", r.first_eval.completion_len, r.last_eval.completion_len,
+               r.last_eval.completion_len - r.first_eval.completion_len);
+    }
+    printf("%ld GRPO steps in %.0f s total; run file %s/run.db (see grpo runs / rollouts / report)\n", r.steps_done, secs, out_dir);
+    return r.interrupted ? 130 : 0;
+}

@@ -1,0 +1,34 @@
+// Held-out evaluation: greedy pass@1 accuracy, and with k > 1 samples pass@k
+// (any sample correct) and maj@k (the most common extracted answer is correct).
+// "Correct" is the value of the rule set's verifier rule (the first math,
+// countdown or code rule) reaching 1.
+#ifndef GRPO_EVALUATE_H
+#define GRPO_EVALUATE_H
+
+#include "rl/rollout.h"
+
+typedef struct {
+    int n;                  // examples evaluated
+    double accuracy;        // greedy pass@1
+    double reward_mean;     // mean total reward of the greedy completions
+    double completion_len;  // mean greedy completion length in tokens
+    int k;                  // samples per example for pass@k / maj@k (0 = not run)
+    double pass_k, maj_k;
+} EvalResult;
+
+typedef struct {
+    int n_max;          // at most this many examples (0 = all)
+    int k;              // > 1: also sample k completions per example
+    double temperature; // for the k samples
+    long max_tokens;
+    uint64_t seed;
+    int workers;
+} EvalOptions;
+
+// The index of the verifier rule, or -1 when the set has none.
+int eval_verifier_rule(const RuleSet *rules);
+
+int evaluate(const TrainEnv *e, const Dataset *data, const RuleSet *rules, const StopTable *stops, const EvalOptions *o,
+             EvalResult *out);
+
+#endif

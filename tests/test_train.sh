@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# grpo train end to end on a tiny random model: reward rises on a toy reward, the
+# run file holds every step, rollout and reward, a run killed with SIGKILL and
+# resumed ends bit-identical to one never interrupted, Ctrl-C checkpoints, and
+# configuration errors are reported.
+set -u
+. "$(dirname "$0")/lib.sh"
+command -v sqlite3 >/dev/null || { echo "test_train: SKIPPED: sqlite3 CLI not installed (tools/install-deps.sh installs it)"; exit 77; }
+T=$(test_tmpdir train)
+RULES="$GRPO_TEST_DIR/fixtures/train/digits_rules.json"
+"$GRPO_BIN" tokenize --write-builtin "$T/tok" >/dev/null
+"$GRPO_BIN" init-model --arch qwen2 --hidden 32 --layers 2 --heads 2 --kv-heads 1 --ffn 64 --vocab 263 --tie \
+  --seed 5 --tokenizer "$T/tok" -o "$T/model" >/dev/null
+check "init-model" $? 0
+COMMON=(--quiet --set "model=$T/model" --set dataset=gen:arithmetic --set template=plain --set "rules=$RULES"
+        --set prompts_per_step=4 --set group_size=8 --set max_completion_len=16 --set eval_size=4 --set lr=3e-2 --set seed=7)
+q() { sqlite3 "$1/run.db" "$2"; }
+
+# 1. Reward rises on the toy task.
+"$GRPO_BIN" train "${COMMON[@]}" --set steps=12 --out "$T/rise" > "$T/rise.out" 2>&1
+check "train exits 0" $? 0
+first=$(q "$T/rise" "SELECT avg(reward_mean) FROM steps WHERE step <= 3")
+last=$(q "$T/rise" "SELECT avg(reward_mean) FROM steps WHERE step >= 10")
+check "reward rises by at least 0.3 ($first -> $last)" "$(awk -v a="$first" -v b="$last" 'BEGIN{print (b - a >= 0.3)}')" 1
+expect_match "before/after evals printed" "$(cat "$T/rise.out")" 'eval after : accuracy'
+
+# 2. The run file's contents.
+check "journal mode" "$(q "$T/rise" 'PRAGMA journal_mode')" wal
+check "12 steps" "$(q "$T/rise" 'SELECT count(*), min(step), max(step) FROM steps')" "12|1|12"
+check "32 rollouts a step" "$(q "$T/rise" 'SELECT count(*) FROM rollouts')" 384
+check "a reward row per rollout and rule" "$(q "$T/rise" 'SELECT count(*) FROM rewards')" 384
+check "groups of 8 by prompt" "$(q "$T/rise" 'SELECT count(DISTINCT prompt_idx), max(sample_idx) FROM rollouts WHERE step=5')" "4|7"
+check "advantages sum to ~0 per group" "$(q "$T/rise" 'SELECT count(*) FROM (SELECT abs(sum(advantage)) s FROM rollouts GROUP BY step, prompt_idx) WHERE s > 1e-3')" 0
+check "finish reasons" "$(q "$T/rise" "SELECT count(*) FROM rollouts WHERE finish_reason NOT IN ('stop','length')")" 0
+check "details say why" "$(q "$T/rise" "SELECT count(*) FROM rewards WHERE detail = ''")" 0
+check "metrics present" "$(q "$T/rise" 'SELECT count(*) FROM steps WHERE gen_s > 0 AND train_s > 0 AND tokens_per_s > 0 AND lr > 0 AND grad_norm IS NOT NULL')" 12
+check "evals at the start and the end" "$(q "$T/rise" "SELECT group_concat(step) FROM (SELECT DISTINCT step FROM evals ORDER BY step)")" "0,12"
+check "run finished" "$(q "$T/rise" 'SELECT status FROM runs')" done
+expect_match "config stored" "$(q "$T/rise" 'SELECT config_json FROM runs')" '"group_size":8'
+check "final checkpoint" "$(ls "$T/rise/checkpoints")" step-000012
+for f in config.json model.safetensors tokenizer.json optimizer.safetensors trainer_state.json; do
+  [ -s "$T/rise/checkpoints/step-000012/$f" ]; check "checkpoint has $f" $? 0
+done
+"$GRPO_BIN" logprobs --model "$T/rise/checkpoints/step-000012" --ids "1 2 3" >/dev/null
+check "a checkpoint loads as a model" $? 0
+
+# 2b. The inspection commands on this real run file.
+out=$("$GRPO_BIN" runs "$T/rise" --json); check "runs --json" $? 0
+expect_match "runs lists 12 steps" "$(printf '%s' "$out" | grep -c '"step":')" '^12$'
+out=$("$GRPO_BIN" rollouts "$T/rise" --last --prompt 0 --limit 0); check "rollouts" $? 0
+check "a whole group is shown" "$(printf '%s\n' "$out" | grep -c -- '-- sample')" 8
+expect_match "with reward details" "$out" 'digits +[0-9.]+ x 1 '
+check "export: one line per rollout" "$("$GRPO_BIN" export "$T/rise" | wc -l)" 384
+expect_match "export carries the example" "$("$GRPO_BIN" export "$T/rise" --step 1 | head -1)" '"example":\{"question":"What is'
+sed 's/"weight": 1.0/"weight": 3.0/' "$RULES" > "$T/rules3.json"
+out=$("$GRPO_BIN" rescore "$T/rise" --rules "$T/rules3.json" --json); check "rescore" $? 0
+nonzero=$(q "$T/rise" 'SELECT count(*) FROM rollouts WHERE reward != 0')
+expect_match "rescore changes exactly the non-zero rewards ($nonzero)" "$out" "\"changed\":[[:space:]]*$nonzero,"
+"$GRPO_BIN" report "$T/rise" -o "$T/report.html" 2>/dev/null; check "report" $? 0
+check "report has the charts" "$(grep -o '<svg class="chart"' "$T/report.html" | wc -l)" 9
+
+# 3. Killed with SIGKILL and resumed == never interrupted (CPU, same seed, bit for bit).
+"$GRPO_BIN" train "${COMMON[@]}" --set steps=6 --set save_every=2 --out "$T/straight" >/dev/null 2>&1
+check "uninterrupted run" $? 0
+"$GRPO_BIN" train "${COMMON[@]}" --set steps=6 --set save_every=2 --out "$T/killed" >/dev/null 2>&1 &
+pid=$!
+# Killed after step 3 is logged but before the step-4 checkpoint: resume restarts
+# from step 2 and must drop the logged step 3 first.
+for _ in $(seq 1 1200); do [ "$(q "$T/killed" 'SELECT count(*) FROM steps' 2>/dev/null)" -ge 3 ] 2>/dev/null && break; sleep 0.02; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+echo "test_train: killed after $(q "$T/killed" 'SELECT count(*) FROM steps') logged steps; checkpoints: $(ls "$T/killed/checkpoints" | tr '\n' ' ')"
+"$GRPO_BIN" train --quiet --resume "$T/killed" >/dev/null 2>&1
+check "resume exits 0" $? 0
+cmp -s "$T/straight/checkpoints/step-000006/model.safetensors" "$T/killed/checkpoints/step-000006/model.safetensors"
+check "resumed weights are bit-identical" $? 0
+cmp -s "$T/straight/checkpoints/step-000006/optimizer.safetensors" "$T/killed/checkpoints/step-000006/optimizer.safetensors"
+check "resumed optimizer state is bit-identical" $? 0
+"$GRPO_BIN" export "$T/straight" > "$T/a.jsonl"; "$GRPO_BIN" export "$T/killed" > "$T/b.jsonl"
+cmp -s "$T/a.jsonl" "$T/b.jsonl"; check "resumed rollouts are identical" $? 0
+M='SELECT step, reward_mean, reward_std, loss, kl, entropy, grad_norm, lr, completion_len_mean FROM steps ORDER BY step'
+check "resumed step metrics are identical" "$(q "$T/killed" "$M")" "$(q "$T/straight" "$M")"
+
+# 4. Ctrl-C: the current step finishes, a checkpoint is written, exit status 130.
+"$GRPO_BIN" train "${COMMON[@]}" --set steps=200 --out "$T/int" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do [ "$(q "$T/int" 'SELECT count(*) FROM steps' 2>/dev/null)" -ge 2 ] 2>/dev/null && break; sleep 0.05; done
+kill -INT $pid; wait $pid; rc=$?
+check "interrupted run exits 130" $rc 130
+check "interrupted status" "$(q "$T/int" 'SELECT status FROM runs')" interrupted
+n=$(q "$T/int" 'SELECT max(step) FROM steps')
+[ -d "$T/int/checkpoints/step-$(printf %06d "$n")" ]; check "checkpoint at the interrupted step $n" $? 0
+
+# 5. The other knobs run: KL to a reference, two epochs over mini/micro-batches,
+#    dynamic sampling, the grpo loss, truncation masking, pass@k / maj@k evals.
+"$GRPO_BIN" train "${COMMON[@]}" --set steps=3 --set beta=0.04 --set num_iterations=2 --set mini_batch_size=16 \
+  --set micro_batch_size=8 --set dynamic_sampling=true --set loss_type=grpo \
+  --set eval_k=4 --set scale_rewards=batch --out "$T/knobs" >/dev/null 2>&1
+check "all knobs run" $? 0
+check "kl logged and positive after the first update" "$(q "$T/knobs" 'SELECT count(*) FROM steps WHERE step > 1 AND kl > 0')" 2
+expect_match "pass@4 and maj@4 evaluated" "$(q "$T/knobs" "SELECT group_concat(metric) FROM evals WHERE step=3")" 'pass@4.*maj@4|maj@4.*pass@4'
+
+# Truncation masking: with every completion cut at 4 tokens nothing carries loss.
+"$GRPO_BIN" train "${COMMON[@]}" --set steps=3 --set max_completion_len=4 --set mask_truncated_completions=true \
+  --set stop=NEVER --out "$T/masked" >/dev/null 2>&1
+check "masked run" $? 0
+check "truncated completions carry no gradient" "$(q "$T/masked" "SELECT count(*) FROM steps WHERE truncated_frac = 1 AND grad_norm != 0")" 0
+check "a step with every completion truncated" "$(q "$T/masked" "SELECT count(*) > 0 FROM steps WHERE truncated_frac = 1")" 1
+
+# 6. Non-finite gradients are never applied; three in a row stop the run with a checkpoint.
+GRPO_FAULT_NAN_STEPS=2 "$GRPO_BIN" train "${COMMON[@]}" --set steps=3 --out "$T/nan1" >/dev/null 2>&1
+check "one NaN step is survived" $? 0
+check "the NaN step is logged as skipped" "$(q "$T/nan1" 'SELECT group_concat(skipped_update) FROM steps')" "0,1,0"
+err=$(GRPO_FAULT_NAN_STEPS=2,3,4 "$GRPO_BIN" train "${COMMON[@]}" --set steps=8 --out "$T/nan3" 2>&1 >/dev/null); rc=$?
+check "three NaN steps stop the run" $rc 1
+expect_match "the stop says why" "$err" 'three updates in a row'
+[ -d "$T/nan3/checkpoints/step-000004" ]; check "a checkpoint is written when stopping" $? 0
+check "the run is marked failed" "$(q "$T/nan3" 'SELECT status FROM runs')" failed
+cmp -s "$T/nan3/checkpoints/step-000004/model.safetensors" <("$GRPO_BIN" train "${COMMON[@]}" --set steps=1 --out "$T/nan-ref" >/dev/null 2>&1; cat "$T/nan-ref/checkpoints/step-000001/model.safetensors")
+check "skipped updates left the weights as after step 1" $? 0
+
+# 7. SFT warm start: loss on completion tokens falls; the checkpoint is a model directory.
+out=$("$GRPO_BIN" sft --quiet --set "model=$T/model" --set "dataset=gen:arithmetic?worked=1" --set template=plain \
+  --set steps=8 --set prompts_per_step=8 --set lr=1e-2 --set max_completion_len=64 --out "$T/sft")
+check "sft exits 0" $? 0
+check "sft loss falls" "$(printf '%s' "$out" | sed -E 's/.*"first_loss": ([0-9.]+), "last_loss": ([0-9.]+).*/\1 \2/' | awk '{print ($2 < $1 - 0.5)}')" 1
+"$GRPO_BIN" logprobs --model "$T/sft/checkpoints/step-000008" --ids "1 2 3" >/dev/null; check "sft checkpoint loads" $? 0
+err=$("$GRPO_BIN" sft --set "model=$T/model" --set dataset=gen:arithmetic --set steps=1 --out "$T/sft2" 2>&1); check "sft without completions exits 1" $? 1
+expect_match "sft says what is missing" "$err" 'no "completion"'
+
+# 8. Configuration errors.
+err=$("$GRPO_BIN" train --set "model=$T/model" --set grop_size=4 2>&1); rc=$?
+check "unknown key exits 1" $rc 1
+expect_match "unknown key suggests" "$err" "did you mean 'group_size'"
+printf '{"steps": 3,\n "lr": }\n' > "$T/bad.json"
+err=$("$GRPO_BIN" train "$T/bad.json" 2>&1); check "bad config exits 1" $? 1
+expect_match "bad config names file and line" "$err" "bad.json:2"
+err=$("$GRPO_BIN" train --set "model=$T/nope" --set steps=1 --out "$T/nope-run" 2>&1); check "missing model exits 1" $? 1
+expect_match "missing model is named" "$err" "nope"
+err=$("$GRPO_BIN" train --set "model=$T/model" --set loss_type=ppo 2>&1); check "bad loss type exits 1" $? 1
+expect_match "bad loss type named" "$err" "ppo"
+err=$("$GRPO_BIN" train --resume "$T/does-not-exist" 2>&1); check "resume without checkpoint exits 1" $? 1
+expect_match "resume error says why" "$err" "no checkpoint"
+
+finish test_train
