@@ -58,6 +58,14 @@ nonzero=$(q "$T/rise" 'SELECT count(*) FROM rollouts WHERE reward != 0')
 expect_match "rescore changes exactly the non-zero rewards ($nonzero)" "$out" "\"changed\":[[:space:]]*$nonzero,"
 "$GRPO_BIN" report "$T/rise" -o "$T/report.html" 2>/dev/null; check "report" $? 0
 check "report has the charts" "$(grep -o '<svg class="chart"' "$T/report.html" | wc -l)" 9
+if command -v chromium >/dev/null; then
+  dom=$(timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
+        --user-data-dir="$T/chrome" --dump-dom "file://$T/report.html" 2>/dev/null)
+  expect_match "the report renders in Chromium with its charts and rollouts" "$dom" 'data-charts="9" data-rollouts="[1-9][0-9]*" data-rendered="yes"'
+  timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run --user-data-dir="$T/chrome" \
+    --window-size=1280,1800 --screenshot="$GRPO_BUILD_DIR/report-train.png" "file://$T/report.html" >/dev/null 2>&1
+  [ -s "$GRPO_BUILD_DIR/report-train.png" ]; check "report screenshot kept in the build folder" $? 0
+fi
 
 # 3. Killed with SIGKILL and resumed == never interrupted (CPU, same seed, bit for bit).
 "$GRPO_BIN" train "${COMMON[@]}" --set steps=6 --set save_every=2 --out "$T/straight" >/dev/null 2>&1
