@@ -149,4 +149,10 @@ expect_match "bad loss type named" "$err" "ppo"
 err=$("$GRPO_BIN" train --resume "$T/does-not-exist" 2>&1); check "resume without checkpoint exits 1" $? 1
 expect_match "resume error says why" "$err" "no checkpoint"
 
+if ! "$GRPO_BIN" devices --json | grep -q '"usable": true, "name": "[^"]'; then
+  err=$("$GRPO_BIN" train --device cuda --set "model=$T/model" --out "$T/cuda" 2>&1); check "train --device cuda without a GPU exits 1" $? 1
+  check "... with one line" "$(printf '%s\n' "$err" | wc -l)" 1
+  expect_match "... saying why" "$err" '^grpo train: --device cuda: '
+fi
+
 finish test_train
