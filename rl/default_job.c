@@ -15,7 +15,7 @@
 #include "rl/sft.h"
 
 // Bump when the recipe below changes, so an old cached base model is not reused.
-#define DEFAULT_JOB_VERSION "v2"
+#define DEFAULT_JOB_VERSION "v3"
 
 // The task: count a letter in a short random string ("How many times does the
 // letter "b" appear in "cabbac"?"), with worked solutions that spell the string
@@ -41,9 +41,8 @@ void default_job_sft_config(TrainConfig *c, const char *init_dir) {
     set(c, "steps=50");
     set(c, "prompts_per_step=16");
     set(c, "lr=3e-3");
-    set(c, "lr_scheduler=cosine");
+    set(c, "lr_scheduler=constant");
     set(c, "warmup_steps=10");
-    set(c, "min_lr_ratio=0.1");
     set(c, "weight_decay=0.0");
     set(c, "max_completion_len=160");
     set(c, "keep_checkpoints=1");

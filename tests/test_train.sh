@@ -18,6 +18,7 @@ q() { sqlite3 "$1/run.db" "$2"; }
 
 # 1. Reward rises on the toy task.
 "$GRPO_BIN" train "${COMMON[@]}" --set steps=12 --out "$T/rise" > "$T/rise.out" 2>&1
+# (the output directory's parents are created: $T/rise did not exist)
 check "train exits 0" $? 0
 first=$(q "$T/rise" "SELECT avg(reward_mean) FROM steps WHERE step <= 3")
 last=$(q "$T/rise" "SELECT avg(reward_mean) FROM steps WHERE step >= 10")
@@ -68,7 +69,8 @@ if command -v chromium >/dev/null; then
 fi
 
 # 3. Killed with SIGKILL and resumed == never interrupted (CPU, same seed, bit for bit).
-"$GRPO_BIN" train "${COMMON[@]}" --set steps=6 --set save_every=2 --out "$T/straight" >/dev/null 2>&1
+"$GRPO_BIN" train "${COMMON[@]}" --set steps=6 --set save_every=2 --out "$T/nested/dirs/straight" >/dev/null 2>&1
+mv "$T/nested/dirs/straight" "$T/straight"
 check "uninterrupted run" $? 0
 "$GRPO_BIN" train "${COMMON[@]}" --set steps=6 --set save_every=2 --out "$T/killed" >/dev/null 2>&1 &
 pid=$!
