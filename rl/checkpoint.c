@@ -31,6 +31,8 @@ static int mkdir_p(const char *path) {
     return GRPO_OK;
 }
 
+int ckpt_mkdirs(const char *path) { return mkdir_p(path); }
+
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     return remove(path);
 }

@@ -32,6 +32,9 @@ int ckpt_read_state(const char *ckpt, char **json);
 // been built for the same number of parameters.
 int ckpt_load_optimizer(const char *ckpt, AdamW *opt);
 
+// mkdir -p.
+int ckpt_mkdirs(const char *path);
+
 // rm -rf for directories the trainer made (never follows symlinks).
 int ckpt_remove_tree(const char *path);
 

@@ -259,7 +259,8 @@ static int write_report(RunLog *r, int64_t run, FILE *f, const char *src) {
             html_escape(f, (const char *)sqlite3_column_text(q, 1));
             fputs("</td><td>", f);
             html_escape(f, (const char *)sqlite3_column_text(q, 2));
-            fprintf(f, "</td><td>%.4f</td></tr>\n", sqlite3_column_double(q, 3));
+            if (sqlite3_column_type(q, 3) == SQLITE_NULL) fputs("</td><td>-</td></tr>\n", f);
+            else fprintf(f, "</td><td>%.4f</td></tr>\n", sqlite3_column_double(q, 3));
         }
         sqlite3_finalize(q);
     }

@@ -11,10 +11,12 @@ static int run(int argc, char **argv) {
     const char *out = "runs/sft";
     CliMulti sets = {0};
     int quiet = 0;
+    const char *device = NULL;
     const char *pos[1];
     int npos = 0;
-    CliOpt opts[] = {{"--out", CLI_STR, &out}, {"--set", CLI_MULTI, &sets}, {"--quiet", CLI_FLAG, &quiet}};
-    int rc = cli_parse("sft", argc, argv, opts, 3, pos, 1, &npos);
+    CliOpt opts[] = {{"--out", CLI_STR, &out}, {"--set", CLI_MULTI, &sets}, {"--quiet", CLI_FLAG, &quiet},
+                     {"--device", CLI_STR, &device}};
+    int rc = cli_parse("sft", argc, argv, opts, 4, pos, 1, &npos);
     if (rc) return rc;
     TrainConfig cfg;
     config_defaults(&cfg);
@@ -23,6 +25,11 @@ static int run(int argc, char **argv) {
     if (npos && config_load_file(&cfg, pos[0])) return cli_fail("sft");
     for (int i = 0; i < sets.n; i++)
         if (config_set(&cfg, sets.items[i])) return cli_fail("sft");
+    if (device) {
+        char kv[64];
+        snprintf(kv, sizeof kv, "device=%s", device);
+        if (config_set(&cfg, kv)) return cli_fail("sft");
+    }
     if (config_validate(&cfg)) return cli_fail("sft");
     if (!cfg.model[0]) return cli_error("sft", "model: give the model directory to fine-tune (--set model=DIR)");
     SftResult res;
@@ -34,7 +41,7 @@ static int run(int argc, char **argv) {
 
 const GrpoCommand grpo_cmd_sft = {
     "sft", "supervised warm start on prompt/completion data (loss on completions only)",
-    "usage: grpo sft [CONFIG.json] [--out DIR] [--set key=value]... [--quiet]\n\n"
+    "usage: grpo sft [CONFIG.json] [--out DIR] [--set key=value]... [--device D] [--quiet]\n\n"
     "Fine-tunes `model` on `dataset`, whose examples carry a \"completion\" (for example\n"
     "gen:arithmetic?worked=1, or a JSONL file with question + completion); the prompt is\n"
     "the question through `template`, and only completion tokens carry loss. Uses the\n"
@@ -45,5 +52,6 @@ const GrpoCommand grpo_cmd_sft = {
     "DIR/checkpoints/step-N/ as in `grpo train` (Hugging Face layout).\n\n"
     "  --out DIR        output directory (default runs/sft)\n"
     "  --set key=value  override a configuration key (repeatable)\n"
+    "  --device D       cpu, cuda or auto (the `device` key)\n"
     "  --quiet          no progress lines\n",
     run};

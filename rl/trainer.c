@@ -322,12 +322,12 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
     t.c = *cfg;
     t.out_dir = out_dir;
     t.verifier = -1;
-    mkdir(out_dir, 0755);
     char ckpt[4096] = "", db[4200];
     long start = 0;
     char *state = NULL;
     cJSON *sj = NULL;
     int st = GRPO_OK;
+    if (!resume && (st = ckpt_mkdirs(out_dir))) return st;
     if (resume) {
         if ((st = ckpt_latest(out_dir, ckpt, sizeof ckpt, &start)) || (st = ckpt_read_state(ckpt, &state))) return st;
         sj = cJSON_Parse(state);

@@ -18,6 +18,7 @@ q() { sqlite3 "$1/run.db" "$2"; }
 
 # 1. Reward rises on the toy task.
 "$GRPO_BIN" train "${COMMON[@]}" --set steps=12 --out "$T/rise" > "$T/rise.out" 2>&1
+# (the output directory's parents are created: $T/rise did not exist)
 check "train exits 0" $? 0
 first=$(q "$T/rise" "SELECT avg(reward_mean) FROM steps WHERE step <= 3")
 last=$(q "$T/rise" "SELECT avg(reward_mean) FROM steps WHERE step >= 10")
@@ -58,9 +59,18 @@ nonzero=$(q "$T/rise" 'SELECT count(*) FROM rollouts WHERE reward != 0')
 expect_match "rescore changes exactly the non-zero rewards ($nonzero)" "$out" "\"changed\":[[:space:]]*$nonzero,"
 "$GRPO_BIN" report "$T/rise" -o "$T/report.html" 2>/dev/null; check "report" $? 0
 check "report has the charts" "$(grep -o '<svg class="chart"' "$T/report.html" | wc -l)" 9
+if command -v chromium >/dev/null; then
+  dom=$(timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
+        --user-data-dir="$T/chrome" --dump-dom "file://$T/report.html" 2>/dev/null)
+  expect_match "the report renders in Chromium with its charts and rollouts" "$dom" 'data-charts="9" data-rollouts="[1-9][0-9]*" data-rendered="yes"'
+  timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run --user-data-dir="$T/chrome" \
+    --window-size=1280,1800 --screenshot="$GRPO_BUILD_DIR/report-train.png" "file://$T/report.html" >/dev/null 2>&1
+  [ -s "$GRPO_BUILD_DIR/report-train.png" ]; check "report screenshot kept in the build folder" $? 0
+fi
 
 # 3. Killed with SIGKILL and resumed == never interrupted (CPU, same seed, bit for bit).
-"$GRPO_BIN" train "${COMMON[@]}" --set steps=6 --set save_every=2 --out "$T/straight" >/dev/null 2>&1
+"$GRPO_BIN" train "${COMMON[@]}" --set steps=6 --set save_every=2 --out "$T/nested/dirs/straight" >/dev/null 2>&1
+mv "$T/nested/dirs/straight" "$T/straight"
 check "uninterrupted run" $? 0
 "$GRPO_BIN" train "${COMMON[@]}" --set steps=6 --set save_every=2 --out "$T/killed" >/dev/null 2>&1 &
 pid=$!
@@ -140,5 +150,11 @@ err=$("$GRPO_BIN" train --set "model=$T/model" --set loss_type=ppo 2>&1); check 
 expect_match "bad loss type named" "$err" "ppo"
 err=$("$GRPO_BIN" train --resume "$T/does-not-exist" 2>&1); check "resume without checkpoint exits 1" $? 1
 expect_match "resume error says why" "$err" "no checkpoint"
+
+if ! "$GRPO_BIN" devices --json | grep -q '"usable": true, "name": "[^"]'; then
+  err=$("$GRPO_BIN" train --device cuda --set "model=$T/model" --out "$T/cuda" 2>&1); check "train --device cuda without a GPU exits 1" $? 1
+  check "... with one line" "$(printf '%s\n' "$err" | wc -l)" 1
+  expect_match "... saying why" "$err" '^grpo train: --device cuda: '
+fi
 
 finish test_train

@@ -83,6 +83,10 @@ int backend_cpu_create(Backend **out) {
     b->name = "cpu";
     b->kind = BACKEND_CPU;
     cpu_model_name(b->device_name, sizeof b->device_name);
+    // Naming OpenBLAS's kernels here also links blas_core.c, whose constructor
+    // repairs a failed CPU detection.
+    size_t dn = strlen(b->device_name);
+    snprintf(b->device_name + dn, sizeof b->device_name - dn, " (OpenBLAS %s)", cpu_blas_core());
     b->alloc = cpu_alloc;
     b->free = cpu_free;
     b->to_device = cpu_copy;

@@ -5,9 +5,11 @@
 
 #include "kernels/backend.h"
 
-// Loops below about this many flops run on one thread: waking the OpenMP team
-// costs more than it saves (decode steps are full of such small ops).
-#define CPU_PAR_MIN 32768
+// Loops below about this many flops (~50 us of work) run on one thread: waking
+// the OpenMP team costs more than it saves, and on an oversubscribed machine a
+// parallel region can wait a whole scheduler time slice for a descheduled
+// thread (measured: a 8x384x384 product took 5 ms on 2 threads, 0.07 ms on 1).
+#define CPU_PAR_MIN (1 << 20)
 
 // Hot inner loops are compiled for AVX-512, AVX2 and the baseline and picked at
 // load time (ifunc), so one binary runs everywhere and uses what the CPU has.
@@ -45,8 +47,13 @@ int cpu_add(Backend *b, float *out, const float *x, const float *y, size_t n);
 int cpu_bias_forward(Backend *b, float *out, const float *bias, int T, int N);
 int cpu_bias_backward(Backend *b, float *dbias, const float *dout, int T, int N);
 // y (M, N) = alpha * x (M, K) @ W^T (+ y) for M <= CPU_SMALL_M (matmul_small.c).
-#define CPU_SMALL_M 16
+#ifndef CPU_SMALL_M
+#define CPU_SMALL_M 8
+#endif
 void cpu_matmul_small(float *y, const float *x, const float *w, int M, int N, int K, float alpha, int accumulate);
+// OpenBLAS's kernel set ("SkylakeX", "Haswell", ...); blas_core.c also fixes
+// a failed CPU detection at startup.
+const char *cpu_blas_core(void);
 int cpu_scatter_rows(Backend *b, float *dst, const float *src, const int32_t *dst_rows, int n, int dim);
 
 #endif

@@ -64,6 +64,6 @@ static void dot_rows(float *y, const float *x, const float *w, int M, int N, int
 
 void cpu_matmul_small(float *y, const float *x, const float *w, int M, int N, int K, float alpha, int accumulate) {
     // Blocks of 64 rows of W per task: enough work to amortise the scheduling.
-#pragma omp parallel for schedule(static) if ((size_t)M * N * K >= 4 * CPU_PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)M * N * K >= 8 * CPU_PAR_MIN)
     for (int n0 = 0; n0 < N; n0 += 64) dot_rows(y, x, w, M, N, K, n0, n0 + 64 < N ? n0 + 64 : N, alpha, accumulate);
 }
