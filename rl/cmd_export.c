@@ -45,8 +45,9 @@ const GrpoCommand grpo_cmd_export = {
     "export", "write a run's rollouts as JSON lines",
     "usage: grpo export RUNFILE [--run ID] [--step N] > rollouts.jsonl\n\n"
     "One JSON object per rollout: id, run_id, step, prompt_idx, sample_idx, prompt,\n"
-    "completion, gold, n_tokens, finish_reason, reward, advantage, and rewards\n"
-    "{name: {value, weight, detail}}. Load with pandas.read_json(path, lines=True) or\n"
+    "completion, gold, n_tokens, finish_reason, reward, advantage, example (the dataset\n"
+    "example it answered, when logged) and rewards {name: {value, weight, detail}}.\n"
+    "Load with pandas.read_json(path, lines=True) or\n"
     "datasets.load_dataset(\"json\", data_files=path).\n\n"
     "  --run ID   which run (default: the newest)\n"
     "  --step N   only step N (default: every step)\n",

@@ -75,8 +75,8 @@ const GrpoCommand grpo_cmd_train = {
     "train", "train a policy with GRPO (no arguments: the built-in default job)",
     "usage: grpo train [CONFIG.json] [--out DIR] [--set key=value]... [--resume DIR] [--device D] [--quiet]\n\n"
     "Runs GRPO as CONFIG.json and the --set overrides say (every key is in the README),\n"
-    "writing DIR/run.db (every step, rollout and reward) and DIR/checkpoints/step-N/\n"
-    "(Hugging Face model directories plus the trainer state).\n\n"
+    "writing DIR/run.db (every step, rollout and reward) and DIR/checkpoints/step-NNNNNN/\n"
+    "(Hugging Face model directories plus the trainer state), N zero-padded to 6 digits.\n\n"
     "With no CONFIG and no model, runs the built-in default job on CPU: it makes a small\n"
     "base model with a short SFT warm start (cached), evaluates it, runs GRPO on a\n"
     "built-in task, evaluates again and prints a before/after table.\n\n"

@@ -33,10 +33,10 @@ static const char *SCHEMA =
     "  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL,\n"
     "  prompt_idx INTEGER NOT NULL, sample_idx INTEGER NOT NULL, prompt TEXT NOT NULL,\n"
     "  completion TEXT NOT NULL, gold TEXT, n_tokens INTEGER NOT NULL, finish_reason TEXT NOT NULL,\n"
-    "  reward REAL NOT NULL, advantage REAL NOT NULL, example TEXT);\n"
+    "  reward REAL, advantage REAL, example TEXT);\n"
     "CREATE INDEX IF NOT EXISTS rollouts_step ON rollouts(run_id, step, prompt_idx, sample_idx);\n"
     "CREATE TABLE IF NOT EXISTS rewards(\n"
-    "  rollout_id INTEGER NOT NULL REFERENCES rollouts(id), name TEXT NOT NULL, value REAL NOT NULL,\n"
+    "  rollout_id INTEGER NOT NULL REFERENCES rollouts(id), name TEXT NOT NULL, value REAL,\n"
     "  weight REAL NOT NULL, detail TEXT NOT NULL, PRIMARY KEY(rollout_id, name));\n"
     "CREATE TABLE IF NOT EXISTS evals(\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL, dataset TEXT NOT NULL,\n"
@@ -95,6 +95,20 @@ static int check_kind(RunLog *r, int read_only) {
     return GRPO_OK;
 }
 
+int runlog_has_column(RunLog *r, const char *table, const char *column) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
+    sqlite3_stmt *q = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &q, NULL) == SQLITE_OK)
+        while (!found && sqlite3_step(q) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(q, 1);
+            found = name && !strcmp(name, column);
+        }
+    sqlite3_finalize(q);
+    return found;
+}
+
 int runlog_open(const char *path, int read_only, RunLog **out) {
     *out = NULL;
     if (read_only && access(path, R_OK) != 0) return grpo_fail(GRPO_EIO, "%s: cannot read the run file", path);
@@ -113,6 +127,8 @@ int runlog_open(const char *path, int read_only, RunLog **out) {
     if (!st && !read_only) {
         st = exec(r, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
         if (!st) st = exec(r, SCHEMA);
+        // Run files written before rollouts kept their example get the column.
+        if (!st && !runlog_has_column(r, "rollouts", "example")) st = exec(r, "ALTER TABLE rollouts ADD COLUMN example TEXT;");
         if (!st) {
             char sql[256];
             snprintf(sql, sizeof sql,

@@ -72,6 +72,9 @@ int runlog_write_evals(RunLog *r, int64_t run_id, int step, const RunEval *evals
 // Marks the run finished ("done", "interrupted", "failed").
 int runlog_finish_run(RunLog *r, int64_t run_id, const char *status);
 
+// 1 when `table` has `column` (older run files may lack newer columns).
+int runlog_has_column(RunLog *r, const char *table, const char *column);
+
 // The underlying handle, for the read-side commands' queries.
 struct sqlite3 *runlog_db(RunLog *r);
 

@@ -118,9 +118,9 @@ int runread_rollouts(RunLog *r, const RolloutFilter *f, RolloutRow **rows_out, i
     }
     char sql[1024];
     snprintf(sql, sizeof sql,
-             "SELECT id, run_id, step, prompt_idx, sample_idx, n_tokens, prompt, completion, gold, finish_reason, reward, advantage, example "
+             "SELECT id, run_id, step, prompt_idx, sample_idx, n_tokens, prompt, completion, gold, finish_reason, reward, advantage, %s "
              "FROM rollouts WHERE run_id=?1 %s %s %s %s %s ORDER BY step, prompt_idx, sample_idx",
-             step >= 0 ? "AND step=?2" : "", f->prompt_idx >= 0 ? "AND prompt_idx=?3" : "",
+             runlog_has_column(r, "rollouts", "example") ? "example" : "NULL", step >= 0 ? "AND step=?2" : "", f->prompt_idx >= 0 ? "AND prompt_idx=?3" : "",
              isnan(f->min_reward) ? "" : "AND reward>=?4", isnan(f->max_reward) ? "" : "AND reward<=?5",
              f->finish ? "AND finish_reason=?6" : "");
     sqlite3_stmt *q = NULL;

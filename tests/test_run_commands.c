@@ -192,6 +192,28 @@ int main(void) {
     CHECK(st == 1 && strstr(out, "nope.json"), "missing rules file: %s", out);
     free(out);
 
+    // A run file from before rollouts kept their example still reads, and gets the
+    // column when opened for writing.
+    char old_db[4200];
+    snprintf(old_db, sizeof old_db, "%s/old.db", dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && sqlite3 '%s' 'ALTER TABLE rollouts DROP COLUMN example' 2>&1", db, old_db, old_db);
+    out = run_cmd(cmd, &st);
+    free(out);
+    if (st == 0) {
+        snprintf(cmd, sizeof cmd, "'%s' rollouts '%s' --json --limit 0", bin, old_db);
+        out = run_cmd(cmd, &st);
+        j = cJSON_Parse(out);
+        CHECK(st == 0 && cJSON_GetArraySize(j) == 12 && !cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "example"),
+              "old run file: %s", out);
+        cJSON_Delete(j);
+        free(out);
+        RunLog *w = NULL;
+        CHECK(runlog_open(old_db, 0, &w) == 0 && runlog_has_column(w, "rollouts", "example"), "column added on open: %s", grpo_errmsg());
+        runlog_close(w);
+    } else {
+        printf("test_run_commands: sqlite3 CLI missing or too old for DROP COLUMN; old-file check skipped\n");
+    }
+
     // Foreign SQLite files are refused with a clear message by every command.
     char foreign[4200];
     snprintf(foreign, sizeof foreign, "%s/foreign.db", dir);
