@@ -56,18 +56,21 @@ void default_job_config(TrainConfig *c, const char *base_dir) {
     set(c, "rules=math");
     set(c, "device=cpu");
     set(c, "seed=1");
-    set(c, "steps=30");
+    // A small rate: with Adam every weight moves ~lr per step whatever the noise
+    // in the policy gradient, and from 3e-4 up the 0.8M-parameter policy's greedy
+    // decoding falls apart for a while; 5e-5 raises the sampled accuracy steadily.
+    set(c, "steps=60");
     set(c, "prompts_per_step=16");
     set(c, "group_size=8");
     set(c, "loss_type=grpo");
-    set(c, "lr=3e-4");
+    set(c, "lr=5e-5");
     set(c, "lr_scheduler=constant");
-    set(c, "temperature=0.7");
+    set(c, "temperature=1.0");
     set(c, "max_completion_len=128");
     set(c, "stop=</answer>");
     set(c, "eval_size=200");
-    set(c, "eval_every=10");
-    set(c, "save_every=10");
+    set(c, "eval_every=20");
+    set(c, "save_every=20");
     set(c, "keep_checkpoints=2");
 }
 
