@@ -137,6 +137,14 @@ check "sft loss falls" "$(printf '%s' "$out" | sed -E 's/.*"first_loss": ([0-9.]
 err=$("$GRPO_BIN" sft --set "model=$T/model" --set dataset=gen:arithmetic --set steps=1 --out "$T/sft2" 2>&1); check "sft without completions exits 1" $? 1
 expect_match "sft says what is missing" "$err" 'no "completion"'
 
+# 7b. grpo eval, standalone: greedy pass@1, and pass@k / maj@k with --k.
+out=$("$GRPO_BIN" eval --model "$T/rise/checkpoints/step-000012" --data gen:arithmetic --template plain --rules "$RULES" \
+  --n 6 --k 3 --max-tokens 16 --json); check "eval exits 0" $? 0
+expect_match "eval --json shape" "$out" '^\{"n": 6, "accuracy": [^,]+, "reward_mean": [0-9.e-]+, "completion_len": [0-9.]+, "pass@3": [^,]+, "maj@3": [^}]+\}$'
+out=$("$GRPO_BIN" eval --model "$T/rise/checkpoints/step-000012" --data gen:arithmetic --template plain --n 4 --max-tokens 8); check "eval text" $? 0
+expect_match "eval reports accuracy" "$out" '^4 examples  accuracy \(greedy pass@1\) [0-9.]+'
+err=$("$GRPO_BIN" eval --model "$T/model" 2>&1); check "eval without --data exits 1" $? 1
+
 # 8. Configuration errors.
 err=$("$GRPO_BIN" train --set "model=$T/model" --set grop_size=4 2>&1); rc=$?
 check "unknown key exits 1" $rc 1
