@@ -4,6 +4,8 @@
 #ifndef GRPO_CLI_H
 #define GRPO_CLI_H
 
+#include <stdint.h>
+
 typedef struct {
     const char *name;    // as typed: "init-model"
     const char *summary; // one line for `grpo help`
@@ -39,6 +41,10 @@ int cli_parse(const char *cmd, int argc, char **argv, const CliOpt *opts, int no
 
 // Prints "grpo CMD: MESSAGE" to stderr and returns 1: `return cli_error("train", ...)`.
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Parses "i0 i1 ..." (spaces or commas) into a malloc'd array of token ids;
+// on error prints "grpo CMD: ..." and returns 1.
+int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n);
 
 // Reports the library's last error (grpo_errmsg) for `cmd` and returns 1.
 int cli_fail(const char *cmd);

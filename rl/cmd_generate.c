@@ -10,7 +10,6 @@
 #include "policy/tokenizer.h"
 #include "rl/cli.h"
 
-int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n); // cmd_logprobs.c
 
 // JSON text must be UTF-8: a completion cut mid-character (or a model emitting
 // stray bytes) gets U+FFFD for each invalid byte, as `tokenizers` decodes it.

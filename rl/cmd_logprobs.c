@@ -1,44 +1,10 @@
 // `grpo logprobs`: per-token log-probabilities of a token sequence.
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "kernels/backend.h"
 #include "policy/model.h"
 #include "rl/cli.h"
-
-// Parses "i0 i1 ..." (spaces or commas) into a malloc'd array.
-int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n);
-int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n) {
-    int cap = 64, k = 0;
-    int32_t *a = malloc(cap * sizeof *a);
-    if (!a) return cli_error(cmd, "out of memory");
-    const char *p = s;
-    for (;;) {
-        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
-        if (!*p) break;
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > 2147483647L) {
-            free(a);
-            return cli_error(cmd, "--ids: '%.20s' is not a token id", p);
-        }
-        if (k == cap) {
-            int32_t *na = realloc(a, (cap *= 2) * sizeof *a);
-            if (!na) {
-                free(a);
-                return cli_error(cmd, "out of memory");
-            }
-            a = na;
-        }
-        a[k++] = (int32_t)v;
-        p = end;
-    }
-    *ids = a;
-    *n = k;
-    return 0;
-}
 
 static int run(int argc, char **argv) {
     const char *model_dir = NULL, *ids_s = NULL, *device = "cpu";
