@@ -32,9 +32,15 @@ typedef struct {
 
 static const char *COLORS[] = {"#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f"};
 
+// Axis labels short enough for the margin: 21230 rather than 2.123e+04.
+static void fmt_tick(char *buf, size_t n, double v) {
+    if (fabs(v) >= 1000 && fabs(v) < 1e7) snprintf(buf, n, "%.0f", v);
+    else snprintf(buf, n, "%.4g", v);
+}
+
 // A line chart of one or more series sharing the x axis; NaN values leave gaps.
 static void svg_chart(FILE *f, const char *title, const Series *s, int ns) {
-    const double W = 460, H = 200, L = 52, R = 10, T = 24, B = 28;
+    const double W = 460, H = 200, L = 58, R = 10, T = 24, B = 28;
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     for (int k = 0; k < ns; k++)
         for (int i = 0; i < s[k].n; i++) {
@@ -59,8 +65,11 @@ static void svg_chart(FILE *f, const char *title, const Series *s, int ns) {
 #define PY(v) (H - B - ((v) - ymin) / (ymax - ymin) * (H - T - B))
     fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" class=\"axis\"/>", L, H - B, W - R, H - B);
     fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" class=\"axis\"/>", L, T, L, H - B);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"tick\" text-anchor=\"end\">%.4g</text>", L - 4, T + 8, ymax);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"tick\" text-anchor=\"end\">%.4g</text>", L - 4, H - B, ymin);
+    char top[32], bottom[32];
+    fmt_tick(top, sizeof top, ymax);
+    fmt_tick(bottom, sizeof bottom, ymin);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"tick\" text-anchor=\"end\">%s</text>", L - 4, T + 8, top);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"tick\" text-anchor=\"end\">%s</text>", L - 4, H - B, bottom);
     fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"tick\">step %.0f</text>", L, H - 8, xmin);
     fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" class=\"tick\" text-anchor=\"end\">%.0f</text>", W - R, H - 8, xmax);
     for (int k = 0; k < ns; k++) {
