@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/fileio.h"
 #include "policy/model.h"
 
 const char *model_arch_name(ModelArch a) { return a == MODEL_QWEN2 ? "qwen2" : "llama"; }
@@ -176,33 +177,9 @@ int model_config_parse(ModelConfig *c, const char *json, const char *origin) {
 }
 
 int model_config_load(ModelConfig *c, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return grpo_fail(GRPO_ENOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, 4096, f);
-        len += n;
-        if (n < 4096) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return grpo_fail(GRPO_EIO, "%s: read error", path);
-    }
-    buf[len] = '\0';
-    int st = model_config_parse(c, buf, path);
+    int st = grpo_read_file(path, 64u << 20, &buf, NULL);
+    if (!st) st = model_config_parse(c, buf, path);
     free(buf);
     return st;
 }

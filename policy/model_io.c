@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kernels/fileio.h"
 #include "policy/model.h"
 #include "policy/safetensors.h"
 
@@ -79,61 +80,11 @@ int model_load(Model **out, const char *dir, Backend *be) {
     return GRPO_OK;
 }
 
-// mkdir -p
-static int make_dirs(const char *dir) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return grpo_fail(GRPO_EINVAL, "%s: path too long", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return grpo_fail(GRPO_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return GRPO_OK;
-}
-
-static int write_file_atomic(const char *path, const void *data, size_t n) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return grpo_fail(GRPO_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    size_t w = fwrite(data, 1, n, f);
-    int bad = w != n || fflush(f) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return grpo_fail(GRPO_EIO, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return GRPO_OK;
-}
-
 static int copy_file(const char *src, const char *dst) {
-    FILE *f = fopen(src, "rb");
-    if (!f) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", src, strerror(errno));
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            cap = (len + 65536) * 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return grpo_fail(GRPO_ENOMEM, "%s: out of memory", src);
-            }
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, 65536, f);
-        len += n;
-        if (n < 65536) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    int st = err ? grpo_fail(GRPO_EIO, "%s: read error", src) : write_file_atomic(dst, buf, len);
+    size_t len = 0;
+    int st = grpo_read_file(src, 0, &buf, &len);
+    if (!st) st = grpo_write_file_atomic(dst, buf, len);
     free(buf);
     return st;
 }
@@ -191,7 +142,7 @@ static int save_tensors(const Model *m, const float *dev, const char *path, StDt
 int model_save(const Model *m, const char *dir, int st_dtype, const char *tokenizer_src_dir) {
     if (st_dtype != ST_F32 && st_dtype != ST_BF16) return grpo_fail(GRPO_EINVAL, "model_save: dtype must be F32 or BF16");
     char path[4096];
-    int st = make_dirs(dir);
+    int st = grpo_mkdirs(dir);
     if (!st) st = join(path, sizeof path, dir, "model.safetensors");
     if (!st) st = save_tensors(m, m->params, path, (StDtype)st_dtype);
     if (st) return st;
@@ -199,7 +150,7 @@ int model_save(const Model *m, const char *dir, int st_dtype, const char *tokeni
     snprintf(c.torch_dtype, sizeof c.torch_dtype, "%s", st_dtype == ST_BF16 ? "bfloat16" : "float32");
     char *json = model_config_to_json(&c);
     if (!json) return grpo_fail(GRPO_ENOMEM, "%s: out of memory", dir);
-    if (!(st = join(path, sizeof path, dir, "config.json"))) st = write_file_atomic(path, json, strlen(json));
+    if (!(st = join(path, sizeof path, dir, "config.json"))) st = grpo_write_file_atomic(path, json, strlen(json));
     free(json);
     if (!st && tokenizer_src_dir) st = model_copy_tokenizer_files(tokenizer_src_dir, dir);
     return st;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/fileio.h"
 #include "kernels/status.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -347,36 +348,6 @@ typedef struct {
 
 static int cmp_item(const void *a, const void *b) { return strcmp(((const IndexItem *)a)->name, ((const IndexItem *)b)->name); }
 
-static int read_small_file(const char *path, size_t limit, char **out) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (n < cap) break;
-        if (cap >= limit) {
-            fclose(fp), free(buf);
-            return grpo_fail(GRPO_EFORMAT, "%s: larger than %zu bytes; not a shard index?", path, limit);
-        }
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb) free(buf);
-        buf = nb;
-    }
-    int err = ferror(fp);
-    fclose(fp);
-    if (!buf) return grpo_fail(GRPO_ENOMEM, "%s: out of memory", path);
-    if (err) {
-        free(buf);
-        return grpo_fail(GRPO_EIO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return GRPO_OK;
-}
-
 // Shards live inside the model directory: no absolute paths, no ".." components.
 static int safe_shard_name(const char *s) {
     if (!*s || s[0] == '/') return 0;
@@ -387,7 +358,7 @@ static int safe_shard_name(const char *s) {
 
 static int open_index(SafeTensors *st, const char *path) {
     char *text = NULL;
-    int rc = read_small_file(path, ST_MAX_INDEX, &text);
+    int rc = grpo_read_file(path, ST_MAX_INDEX, &text, NULL);
     if (rc) return rc;
     cJSON *root = cJSON_Parse(text);
     free(text);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kernels/fileio.h"
 #include "kernels/status.h"
 #include "policy/tok_internal.h"
 
@@ -106,19 +107,16 @@ int tok_load_builtin(Tokenizer **out) {
 }
 
 static int write_text(const char *dir, const char *name, const char *text) {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return grpo_fail(GRPO_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     size_t n = strlen(text);
-    int bad = fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        remove(tmp);
-        return grpo_fail(GRPO_EIO, "%s: write failed: %s", path, strerror(errno));
-    }
-    return 0;
+    char *line = malloc(n + 2);
+    if (!line) return grpo_fail(GRPO_ENOMEM, "%s: out of memory", path);
+    memcpy(line, text, n);
+    line[n] = '\n';
+    int st = grpo_write_file_atomic(path, line, n + 1);
+    free(line);
+    return st;
 }
 
 int tok_write_builtin(const char *dir) {

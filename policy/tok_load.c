@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/fileio.h"
 #include "kernels/status.h"
 #include "policy/tok_internal.h"
 
@@ -16,42 +17,6 @@
 // The largest tokenizer.json files (Gemma's) are tens of MB; a cap keeps /dev/zero and the
 // like from eating memory.
 #define TOK_MAX_FILE (1u << 30)
-
-static int read_file(const char *path, char **out) {
-    struct stat st;
-    if (stat(path, &st)) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return grpo_fail(GRPO_EIO, "%s: not a regular file", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    for (;;) {
-        if (!b) {
-            fclose(f);
-            return grpo_fail(GRPO_ENOMEM, "%s: out of memory", path);
-        }
-        n += fread(b + n, 1, cap - n - 1, f);
-        if (n < cap - 1) break;
-        if (cap >= TOK_MAX_FILE) {
-            free(b);
-            fclose(f);
-            return grpo_fail(GRPO_EFORMAT, "%s: larger than %u MB, not a tokenizer file", path, TOK_MAX_FILE >> 20);
-        }
-        cap *= 2;
-        char *nb = realloc(b, cap);
-        if (!nb) free(b);
-        b = nb;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(b);
-        return grpo_fail(GRPO_EIO, "%s: read error", path);
-    }
-    b[n] = '\0';
-    *out = b;
-    return 0;
-}
 
 // 1 when the text ends inside a string or with an object/array still open: a cut-off file.
 static int looks_truncated(const char *s) {
@@ -389,8 +354,8 @@ int tok_load(const char *path, Tokenizer **out) {
         snprintf(cj, sizeof cj, "%.*stokenizer_config.json", sl ? (int)(sl - path + 1) : 0, path);
     }
     char *json = NULL, *cfg = NULL;
-    int rc = read_file(tj, &json);
-    if (!rc && !access(cj, R_OK)) rc = read_file(cj, &cfg);
+    int rc = grpo_read_file(tj, TOK_MAX_FILE, &json, NULL);
+    if (!rc && !access(cj, R_OK)) rc = grpo_read_file(cj, TOK_MAX_FILE, &cfg, NULL);
     if (!rc) rc = tok_load_json(json, cfg, tj, out);
     free(json);
     free(cfg);

@@ -11,27 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/fileio.h"
 #include "kernels/status.h"
 #include "policy/safetensors.h"
 
 void ckpt_dir(char *buf, size_t n, const char *out_dir, long step) {
     snprintf(buf, n, "%s/checkpoints/step-%06ld", out_dir, step);
 }
-
-static int mkdir_p(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return grpo_fail(GRPO_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return grpo_fail(GRPO_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    return GRPO_OK;
-}
-
-int ckpt_mkdirs(const char *path) { return mkdir_p(path); }
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     return remove(path);
@@ -41,57 +27,6 @@ int ckpt_remove_tree(const char *path) {
     struct stat sb;
     if (lstat(path, &sb) != 0) return GRPO_OK;
     if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) return grpo_fail(GRPO_EIO, "%s: cannot remove: %s", path, strerror(errno));
-    return GRPO_OK;
-}
-
-int ckpt_read_file(const char *path, char **out, size_t *len) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 >= cap) {
-            char *g = realloc(buf, cap *= 2);
-            if (!g) free(buf);
-            buf = g;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf) return grpo_fail(GRPO_ENOMEM, "%s: out of memory", path);
-    if (err) {
-        free(buf);
-        return grpo_fail(GRPO_EIO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    if (len) *len = n;
-    return GRPO_OK;
-}
-
-int ckpt_write_file(const char *path, const char *data, size_t len) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return grpo_fail(GRPO_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            close(fd);
-            unlink(tmp);
-            return grpo_fail(GRPO_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return grpo_fail(GRPO_EIO, "%s: cannot write: %s", path, strerror(errno));
-    }
     return GRPO_OK;
 }
 
@@ -136,7 +71,7 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
     ckpt_dir(final, sizeof final, out_dir, step);
     snprintf(tmp, sizeof tmp, "%s.tmp", final);
     ckpt_remove_tree(tmp);
-    int st = mkdir_p(tmp);
+    int st = grpo_mkdirs(tmp);
     if (!st) st = model_save(m, tmp, ST_F32, tokenizer_dir);
     if (!st && opt) {
         StWrite t[2] = {{"adamw.exp_avg", opt->m, 1, {(int64_t)opt->n}}, {"adamw.exp_avg_sq", opt->v, 1, {(int64_t)opt->n}}};
@@ -148,7 +83,7 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
     }
     if (!st && state_json) {
         snprintf(path, sizeof path, "%s/trainer_state.json", tmp);
-        st = ckpt_write_file(path, state_json, strlen(state_json));
+        st = grpo_write_file_atomic(path, state_json, strlen(state_json));
     }
     if (!st) {
         ckpt_remove_tree(final); // a checkpoint of the same step from an earlier, abandoned attempt
@@ -189,7 +124,7 @@ int ckpt_latest(const char *out_dir, char *path, size_t n, long *step) {
 int ckpt_read_state(const char *ckpt, char **json) {
     char path[4200];
     snprintf(path, sizeof path, "%s/trainer_state.json", ckpt);
-    return ckpt_read_file(path, json, NULL);
+    return grpo_read_file(path, 0, json, NULL);
 }
 
 int ckpt_load_optimizer(const char *ckpt, AdamW *opt) {

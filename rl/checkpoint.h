@@ -32,15 +32,7 @@ int ckpt_read_state(const char *ckpt, char **json);
 // been built for the same number of parameters.
 int ckpt_load_optimizer(const char *ckpt, AdamW *opt);
 
-// mkdir -p.
-int ckpt_mkdirs(const char *path);
-
 // rm -rf for directories the trainer made (never follows symlinks).
 int ckpt_remove_tree(const char *path);
-
-// Reads a whole file into a NUL-terminated buffer (caller frees).
-int ckpt_read_file(const char *path, char **out, size_t *len);
-// Writes a whole file atomically (PATH.tmp + fsync + rename).
-int ckpt_write_file(const char *path, const char *data, size_t len);
 
 #endif

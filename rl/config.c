@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/fileio.h"
 #include "kernels/status.h"
 #include "rl/grpo.h"
 #include "rl/optim.h"
@@ -215,24 +216,9 @@ int config_apply_json(TrainConfig *c, const char *json, const char *origin) {
 }
 
 int config_load_file(TrainConfig *c, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (64L << 20)) {
-        fclose(f);
-        return grpo_fail(GRPO_EFORMAT, "%s: not a configuration file (size %ld)", path, n);
-    }
-    char *buf = malloc((size_t)n + 1);
-    if (!buf) {
-        fclose(f);
-        return grpo_fail(GRPO_ENOMEM, "out of memory");
-    }
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    int st = config_apply_json(c, buf, path);
+    char *buf = NULL;
+    int st = grpo_read_file(path, 64u << 20, &buf, NULL);
+    if (!st) st = config_apply_json(c, buf, path);
     free(buf);
     return st;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernels/fileio.h"
 #include "kernels/status.h"
 #include "policy/safetensors.h"
 #include "policy/tokenizer.h"
@@ -81,19 +82,6 @@ static void cache_root(char *buf, size_t n) {
     else snprintf(buf, n, "%s/.cache/grpo", getenv("HOME") ? getenv("HOME") : "/tmp");
 }
 
-static int mkdirs(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return grpo_fail(GRPO_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    return GRPO_OK;
-}
-
 static int file_exists(const char *dir, const char *name) {
     char p[4200];
     snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -102,7 +90,7 @@ static int file_exists(const char *dir, const char *name) {
 
 // A fresh small Llama-shaped model with the built-in byte-level tokenizer.
 static int make_init_model(const char *dir) {
-    int st = mkdirs(dir);
+    int st = grpo_mkdirs(dir);
     if (!st) st = tok_write_builtin(dir);
     Tokenizer *tok = NULL;
     if (!st) st = tok_load(dir, &tok);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/fileio.h"
+
 void gradbatch_free(GradBatch *b) {
     free(b->cu_seqlens);
     free(b->ids);
@@ -118,20 +120,9 @@ int gradbatch_parse(GradBatch *b, const char *json, const char *origin) {
 
 int gradbatch_load(GradBatch *b, const char *path) {
     memset(b, 0, sizeof *b);
-    FILE *f = fopen(path, "rb");
-    if (!f) return grpo_fail(GRPO_EIO, "%s: cannot open: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        return grpo_fail(GRPO_EIO, "%s: cannot read", path);
-    }
-    fclose(f);
-    buf[n] = '\0';
-    int st = gradbatch_parse(b, buf, path);
+    char *buf = NULL;
+    int st = grpo_read_file(path, 0, &buf, NULL);
+    if (!st) st = gradbatch_parse(b, buf, path);
     free(buf);
     return st;
 }

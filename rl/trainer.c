@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "datasets/iter.h"
+#include "kernels/fileio.h"
 #include "kernels/status.h"
 #include "rl/checkpoint.h"
 #include "rl/runlog.h"
@@ -327,7 +328,7 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
     char *state = NULL;
     cJSON *sj = NULL;
     int st = GRPO_OK;
-    if (!resume && (st = ckpt_mkdirs(out_dir))) return st;
+    if (!resume && (st = grpo_mkdirs(out_dir))) return st;
     if (resume) {
         if ((st = ckpt_latest(out_dir, ckpt, sizeof ckpt, &start)) || (st = ckpt_read_state(ckpt, &state))) return st;
         sj = cJSON_Parse(state);
