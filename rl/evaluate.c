@@ -15,7 +15,7 @@ int eval_verifier_rule(const RuleSet *rules) {
     return -1;
 }
 
-static int is_correct(const RuleScore *s, int rule) { return rule >= 0 && s->value[rule] >= 1.0 - 1e-9; }
+int eval_is_correct(const RuleScore *s, int rule) { return rule >= 0 && s->value[rule] >= 1.0 - 1e-9; }
 
 // The majority vote of one group: extracted answers compared as text after
 // extraction; a sample without an answer votes for nothing.
@@ -39,7 +39,7 @@ static int majority_correct(const Group *g, int rule) {
         for (int j = 0; j < g->G; j++) votes += has[j] && !strcmp(ans[i], ans[j]);
         if (votes > best_votes) best_votes = votes, best = i;
     }
-    int ok = best >= 0 && is_correct(&g->score[best], rule);
+    int ok = best >= 0 && eval_is_correct(&g->score[best], rule);
     free(ans), free(has);
     return ok;
 }
@@ -64,7 +64,7 @@ int evaluate(const TrainEnv *e, const Dataset *data, const RuleSet *rules, const
     if (!st) {
         double correct = 0, reward = 0, len = 0;
         for (int i = 0; i < n; i++) {
-            correct += is_correct(&groups[i].score[0], rule);
+            correct += eval_is_correct(&groups[i].score[0], rule);
             reward += groups[i].reward[0];
             len += groups[i].gen[0].n_tokens;
         }
@@ -81,7 +81,7 @@ int evaluate(const TrainEnv *e, const Dataset *data, const RuleSet *rules, const
             double pass = 0, maj = 0;
             for (int i = 0; i < n; i++) {
                 int any = 0;
-                for (int k = 0; k < o->k; k++) any |= is_correct(&groups[i].score[k], rule);
+                for (int k = 0; k < o->k; k++) any |= eval_is_correct(&groups[i].score[k], rule);
                 pass += any;
                 maj += majority_correct(&groups[i], rule);
             }

@@ -28,6 +28,9 @@ typedef struct {
 // The index of the verifier rule, or -1 when the set has none.
 int eval_verifier_rule(const RuleSet *rules);
 
+// 1 when the verifier rule `rule` (from eval_verifier_rule; -1 = none) says correct.
+int eval_is_correct(const RuleScore *s, int rule);
+
 int evaluate(const TrainEnv *e, const Dataset *data, const RuleSet *rules, const StopTable *stops, const EvalOptions *o,
              EvalResult *out);
 

@@ -266,7 +266,7 @@ static int train_step(Trainer *t, long step, RunStep *rs) {
             len += l, gen_tokens += l;
             if (l > lmax) lmax = l;
             trunc += groups[g].gen[k].finish == GEN_FINISH_LENGTH;
-            if (t->verifier >= 0) correct += groups[g].score[k].value[t->verifier] >= 1.0 - 1e-9;
+            correct += eval_is_correct(&groups[g].score[k], t->verifier);
         }
     rs->n_prompts = n;
     rs->n_rollouts = total;

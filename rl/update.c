@@ -10,10 +10,8 @@
 typedef struct {
     const int32_t *prompt, *comp;
     int np, nc;
-    float adv;
     int truncated;
-    const float *sample_logp;
-    float *old, *ref; // (nc) filled here when recomputed
+    const float *sample_logp; // (nc) log-probs recorded while sampling
 } Seq;
 
 // Forward pass over seqs[a, b) packed; per-completion-token log-probs into
@@ -68,8 +66,7 @@ int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, in
     for (int g = 0, i = 0; g < n_groups; g++)
         for (int k = 0; k < groups[g].G; k++, i++) {
             const GenResult *r = &groups[g].gen[k];
-            s[i] = (Seq){groups[g].prompt, r->tokens, groups[g].np, r->n_tokens, groups[g].adv[k], r->finish == GEN_FINISH_LENGTH,
-                         r->logprobs, NULL, NULL};
+            s[i] = (Seq){groups[g].prompt, r->tokens, groups[g].np, r->n_tokens, r->finish == GEN_FINISH_LENGTH, r->logprobs};
             tok_off[i + 1] = tok_off[i] + r->n_tokens;
             adv[i] = groups[g].adv[k];
             for (int t = tok_off[i]; t < tok_off[i + 1]; t++) mask[t] = o->mask_truncated && s[i].truncated ? 0.0f : 1.0f;
