@@ -114,12 +114,12 @@ int gen_options_set(GenOptions *o, const char *key, const char *v) {
     struct { const char *k; int *dst; } ints[] = {
         {"digits", &o->digits}, {"worked", &o->worked}, {"min_nums", &o->min_nums}, {"max_nums", &o->max_nums},
         {"max_num", &o->max_num}, {"max_target", &o->max_target}, {"min_len", &o->min_len},
-        {"max_len", &o->max_len}, {"alphabet", &o->alphabet},
+        {"max_len", &o->max_len}, {"alphabet", &o->alphabet}, {"slip", &o->slip},
     };
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
         if (!strcmp(key, ints[i].k)) return parse_int(key, v, ints[i].dst);
     return grpo_fail(GRPO_EINVAL, "unknown generator option '%s' (known: digits, ops, worked, min_nums, max_nums, "
-                                  "max_num, max_target, min_len, max_len, alphabet)", key);
+                                  "max_num, max_target, min_len, max_len, alphabet, slip)", key);
 }
 
 int gen_options_check(const GenOptions *o) {
@@ -136,6 +136,7 @@ int gen_options_check(const GenOptions *o) {
     if (o->min_len < 1 || o->max_len > 200 || o->min_len > o->max_len)
         return grpo_fail(GRPO_EINVAL, "letters needs 1 <= min_len <= max_len <= 200, not %d..%d", o->min_len, o->max_len);
     if (o->alphabet < 1 || o->alphabet > 26) return grpo_fail(GRPO_EINVAL, "alphabet must be 1..26, not %d", o->alphabet);
+    if (o->slip < 0 || o->slip > 100) return grpo_fail(GRPO_EINVAL, "slip must be 0..100 (percent), not %d", o->slip);
     return GRPO_OK;
 }
 

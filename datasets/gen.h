@@ -13,7 +13,11 @@
 //               `math` rule (preset "math").
 // With worked = 1 every instance also carries "completion": a step-by-step
 // solution in the r1-zero format "<think> ... </think> <answer>X</answer>", for
-// supervised warm starts.
+// supervised warm starts. Arithmetic's slip = P (percent) makes that solution a
+// sloppy teacher's: each pending carry or borrow is forgotten with chance P% and
+// the completion ends in the wrong result that follows ("answer" stays the true
+// result). A model warm-started on it has the right habit in its distribution
+// but not as its greedy choice -- the situation RL with a verifier is for.
 #ifndef GRPO_GEN_H
 #define GRPO_GEN_H
 
@@ -30,11 +34,13 @@ typedef struct {
     int max_target;   // countdown: target is 1..max_target (default 100)
     int min_len, max_len; // letters: string length (default 5..12)
     int alphabet;     // letters: letters drawn from the first `alphabet` of a..z (default 6)
+    int slip;         // arithmetic, worked: percent chance that the worked solution
+                      // forgets each pending carry or borrow (default 0)
 } GenOptions;
 
 void gen_options_default(GenOptions *o);
 // Sets one option from text: digits, ops ("+,-,*" or "+-*"), worked (0/1),
-// min_nums, max_nums, max_num, max_target, min_len, max_len, alphabet.
+// min_nums, max_nums, max_num, max_target, min_len, max_len, alphabet, slip.
 // Unknown key or bad value: GRPO_EINVAL naming it.
 int gen_options_set(GenOptions *o, const char *key, const char *value);
 // Checks the ranges; GRPO_EINVAL naming the bad option.

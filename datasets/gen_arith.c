@@ -17,29 +17,49 @@ static int n_digits(long long x) {
     return n;
 }
 
-static void add_steps(GenBuf *t, long long a, long long b) {
+// A sloppy teacher forgets a pending carry or borrow with chance slip%. The RNG
+// is drawn only then, so slip = 0 leaves every instance as it always was.
+static int slips(GenRng *r, int slip) { return slip > 0 && (int)gen_rng_below(r, 100) < slip; }
+
+// Writes the column-by-column steps; returns the result those steps reach
+// (a + b unless a carry was forgotten).
+static long long add_steps(GenBuf *t, GenRng *r, int slip, long long a, long long b) {
     int cols = n_digits(a > b ? a : b), carry = 0;
+    long long result = 0, place = 1;
     genbuf_printf(t, "Add column by column from the right.");
-    for (int i = 0; i < cols; i++) {
-        int da = digit_at(a, i), db = digit_at(b, i), s = da + db + carry;
+    for (int i = 0; i < cols; i++, place *= 10) {
+        int da = digit_at(a, i), db = digit_at(b, i);
+        if (carry && slips(r, slip)) carry = 0;
+        int s = da + db + carry;
         if (carry) genbuf_printf(t, " %d + %d + %d = %d", da, db, carry, s);
         else genbuf_printf(t, " %d + %d = %d", da, db, s);
         carry = s / 10;
+        result += (s % 10) * place;
         genbuf_printf(t, ", write %d%s.", s % 10, carry ? ", carry 1" : "");
     }
-    if (carry) genbuf_printf(t, " Write the last carry 1.");
+    if (carry) { // the teacher only ever slips when adding a carry into a column
+        genbuf_printf(t, " Write the last carry 1.");
+        result += place;
+    }
+    return result;
 }
 
-static void sub_steps(GenBuf *t, long long a, long long b) { // a >= b
+static long long sub_steps(GenBuf *t, GenRng *r, int slip, long long a, long long b) { // a >= b
     int cols = n_digits(a), borrow = 0;
+    long long result = 0, place = 1;
     genbuf_printf(t, "Subtract column by column from the right.");
-    for (int i = 0; i < cols; i++) {
-        int da = digit_at(a, i), db = digit_at(b, i), d = da - borrow - db;
+    for (int i = 0; i < cols; i++, place *= 10) {
+        int da = digit_at(a, i), db = digit_at(b, i);
+        if (borrow && slips(r, slip)) borrow = 0;
+        int d = da - borrow - db;
         int nb = d < 0;
         if (nb) d += 10;
         genbuf_printf(t, " %s%d - %d%s = %d%s.", nb ? "1" : "", da, db, borrow ? " - 1" : "", d, nb ? ", borrow 1" : "");
+        result += d * place;
         borrow = nb;
     }
+    // Forgotten borrows only ever lower the later ones, so none is left over.
+    return result;
 }
 
 static void mul_steps(GenBuf *t, long long a, long long b) {
@@ -73,22 +93,33 @@ int gen_arithmetic(const GenOptions *o, GenRng *r, cJSON **out) {
         a = b;
         b = t;
     }
-    long long v = op == '+' ? a + b : op == '-' ? a - b : a * b;
-    char q[96], ans[32];
+    long long v = op == '+' ? a + b : op == '-' ? a - b : a * b, shown = v;
+    char q[96], ans[32], shown_ans[32];
     snprintf(q, sizeof q, "What is %lld %c %lld?", a, op, b);
     snprintf(ans, sizeof ans, "%lld", v);
     GenBuf t = {0};
     if (o->worked) {
-        if (op == '+') add_steps(&t, a, b);
-        else if (op == '-') sub_steps(&t, a, b);
+        if (op == '+') shown = add_steps(&t, r, o->slip, a, b);
+        else if (op == '-') shown = sub_steps(&t, r, o->slip, a, b);
         else mul_steps(&t, a, b);
-        genbuf_printf(&t, " So %lld %c %lld = %lld.", a, op, b, v);
+        genbuf_printf(&t, " So %lld %c %lld = %lld.", a, op, b, shown);
         if (t.oom) {
             genbuf_free(&t);
             return grpo_fail(GRPO_ENOMEM, "out of memory");
         }
     }
-    int rc = gen_finish(out, q, ans, t.s, o->worked);
+    snprintf(shown_ans, sizeof shown_ans, "%lld", shown);
+    // The completion ends in the teacher's result; "answer" stays the true one.
+    int rc = gen_finish(out, q, shown_ans, t.s, o->worked);
+    if (!rc && shown != v) {
+        cJSON *gold = cJSON_CreateString(ans);
+        if (!gold || !cJSON_ReplaceItemInObject(*out, "answer", gold)) {
+            cJSON_Delete(gold);
+            cJSON_Delete(*out);
+            *out = NULL;
+            rc = grpo_fail(GRPO_ENOMEM, "out of memory");
+        }
+    }
     genbuf_free(&t);
     return rc;
 }

@@ -324,6 +324,63 @@ static void test_options(void) {
     }
 }
 
+// slip=P: the worked solution forgets each carry (borrow) into a column with
+// chance P%; "answer" stays the true result, the completion ends in the sloppy one.
+static int slip_run(const char *ops, int slip, int n, int *n_carry, int *n_slipped) {
+    GenOptions o;
+    gen_options_default(&o);
+    o.worked = 1;
+    o.slip = slip;
+    snprintf(o.ops, sizeof o.ops, "%s", ops);
+    int bad = 0;
+    *n_carry = *n_slipped = 0;
+    for (int i = 0; i < n; i++) {
+        cJSON *ex = NULL;
+        if (gen_instance("arithmetic", &o, 3, (uint64_t)i, &ex)) return -1;
+        long long a, b;
+        char op, cbuf[256];
+        const char *q = ds_str(ex, "question"), *ans = ds_str(ex, "answer"), *cans = completion_answer(ex, cbuf, sizeof cbuf);
+        if (!q || !ans || !cans || sscanf(q, "What is %lld %c %lld?", &a, &op, &b) != 3) {
+            bad++;
+            cJSON_Delete(ex);
+            continue;
+        }
+        long long truth = op == '+' ? a + b : a - b;
+        // Two-digit operands: the only carry/borrow that can be forgotten is the units' one.
+        int carry = op == '+' ? a % 10 + b % 10 >= 10 : a % 10 < b % 10;
+        long long sloppy = op == '+' ? (a % 10 + b % 10) % 10 + (a / 10 + b / 10) * 10
+                                     : (a % 10 - b % 10 + 10) % 10 + (a / 10 - b / 10) * 10;
+        char want[32];
+        snprintf(want, sizeof want, "%lld", truth);
+        if (strcmp(ans, want)) bad++;
+        *n_carry += carry;
+        if (strcmp(cans, want)) {
+            char sl[32];
+            snprintf(sl, sizeof sl, "%lld", sloppy);
+            if (!carry || strcmp(cans, sl)) bad++; // only a carry can be forgotten, and only this way
+            ++*n_slipped;
+        }
+        cJSON_Delete(ex);
+    }
+    return bad;
+}
+
+static void test_slip(void) {
+    int carry = 0, slipped = 0, bad = slip_run("+", 100, 300, &carry, &slipped);
+    CHECK(bad == 0 && carry > 60 && slipped == carry, "slip=100 +: %d bad, %d carries, %d slipped", bad, carry, slipped);
+    bad = slip_run("-", 100, 300, &carry, &slipped);
+    CHECK(bad == 0 && carry > 60 && slipped == carry, "slip=100 -: %d bad, %d borrows, %d slipped", bad, carry, slipped);
+    bad = slip_run("+-", 0, 300, &carry, &slipped);
+    CHECK(bad == 0 && slipped == 0, "slip=0: %d bad, %d slipped", bad, slipped);
+    bad = slip_run("+", 50, 2000, &carry, &slipped);
+    CHECK(bad == 0 && slipped > 0.4 * carry && slipped < 0.6 * carry, "slip=50: %d bad, %d of %d carries forgotten", bad, slipped,
+          carry);
+    GenOptions o;
+    gen_options_default(&o);
+    CHECK(gen_options_set(&o, "slip", "101") == 0 && gen_options_check(&o) == GRPO_EINVAL && strstr(grpo_errmsg(), "slip"), "%s",
+          grpo_errmsg());
+}
+
 static void test_rng(void) {
     GenRng r;
     gen_rng_seed(&r, 1);
@@ -348,6 +405,7 @@ int main(void) {
     test_pinned();
     test_independent();
     test_options();
+    test_slip();
     test_rng();
     return tu_finish("test_gen");
 }
