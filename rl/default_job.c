@@ -16,17 +16,21 @@
 #include "rl/sft.h"
 
 // Bump when the recipe below changes, so an old cached base model is not reused.
-#define DEFAULT_JOB_VERSION "v3"
+#define DEFAULT_JOB_VERSION "v4"
 
-// The task: count a letter in a short random string ("How many times does the
-// letter "b" appear in "cabbac"?"), with worked solutions that spell the string
-// out. A 0.8M-parameter model learns its format and part of the counting from a
-// one-minute SFT; its errors are then a matter of sampling, which RL can work on.
-// A short prompt keeps byte-level sequences short (the R1-Zero preamble alone
-// would be ~330 byte tokens).
+// The task: two-digit addition ("What is 35 + 29?"), answered in <answer> tags
+// and checked exactly by the math rule. The base model comes from a short SFT
+// on worked column-by-column solutions written by a sloppy teacher who forgets
+// the carry into the tens column 60% of the time. So the base model knows how
+// to carry -- carrying is in its sampling distribution -- but it often does not
+// do it when decoding greedily: the situation of a pretrained model whose
+// reasoning habits are inconsistent, which is what R1-Zero-style RL fixes.
+// The verifier rewards only the true sum, so GRPO has to discover on its own
+// that carrying pays. A short prompt keeps byte-level sequences short (the
+// R1-Zero preamble alone would be ~330 byte tokens).
 static const char *TEMPLATE = "Q: {question}\nA:";
-static const char *DATASET = "gen:letters?min_len=4&max_len=8&alphabet=4&n=20000";
-static const char *SFT_DATASET = "gen:letters?min_len=4&max_len=8&alphabet=4&worked=1&n=20000";
+static const char *DATASET = "gen:arithmetic?digits=2&ops=+&n=20000";
+static const char *SFT_DATASET = "gen:arithmetic?digits=2&ops=+&worked=1&slip=60&n=20000";
 
 static void set(TrainConfig *c, const char *kv) {
     if (config_set(c, kv) != GRPO_OK) fprintf(stderr, "grpo: internal default '%s' rejected: %s\n", kv, grpo_errmsg());
@@ -39,13 +43,16 @@ void default_job_sft_config(TrainConfig *c, const char *init_dir) {
     snprintf(c->template_name, sizeof c->template_name, "%s", TEMPLATE);
     set(c, "device=cpu");
     set(c, "seed=1");
-    set(c, "steps=50");
+    // Copying digits out of the question takes a 0.8M-parameter byte-level
+    // model ~250 steps to discover (the loss sits near 0.3 until then); 500
+    // give it the column arithmetic. Rates of 3e-3 and up never leave that plateau.
+    set(c, "steps=500");
     set(c, "prompts_per_step=16");
-    set(c, "lr=3e-3");
+    set(c, "lr=1e-3");
     set(c, "lr_scheduler=constant");
     set(c, "warmup_steps=10");
     set(c, "weight_decay=0.0");
-    set(c, "max_completion_len=160");
+    set(c, "max_completion_len=200");
     set(c, "keep_checkpoints=1");
 }
 
@@ -57,17 +64,17 @@ void default_job_config(TrainConfig *c, const char *base_dir) {
     set(c, "rules=math");
     set(c, "device=cpu");
     set(c, "seed=1");
-    // A small rate: with Adam every weight moves ~lr per step whatever the noise
-    // in the policy gradient, and from 3e-4 up the 0.8M-parameter policy's greedy
-    // decoding falls apart for a while; 5e-5 raises the sampled accuracy steadily.
-    set(c, "steps=60");
+    // With Adam every weight moves ~lr per step whatever the noise in the policy
+    // gradient; from 3e-4 up the 0.8M-parameter policy's greedy decoding falls
+    // apart for a while, 1e-4 turns the carrying habit around within ~20 steps.
+    set(c, "steps=40");
     set(c, "prompts_per_step=16");
     set(c, "group_size=8");
     set(c, "loss_type=grpo");
-    set(c, "lr=5e-5");
+    set(c, "lr=1e-4");
     set(c, "lr_scheduler=constant");
     set(c, "temperature=1.0");
-    set(c, "max_completion_len=128");
+    set(c, "max_completion_len=192");
     set(c, "stop=</answer>");
     set(c, "eval_size=200");
     set(c, "eval_every=20");
