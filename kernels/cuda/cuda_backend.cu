@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/cuda_train.cuh"
 
 extern "C" int backend_cuda_probe(char *name, size_t name_len) {
     if (name && name_len) name[0] = '\0';
@@ -128,6 +129,7 @@ extern "C" int backend_cuda_create(Backend **out) {
     b->memset = cuda_memset;
     b->sync = cuda_sync;
     b->matmul = cuda_matmul;
+    cuda_register_train_ops(b);
     b->destroy = cuda_destroy;
     cudaError_t e = cudaSetDevice(0);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
