@@ -174,6 +174,11 @@ struct Backend {
     int (*sample)(Backend *b, int32_t *tokens, float *logprobs, uint64_t *rng, const float *logits,
                   const int32_t *seq, const BackendSampleCfg *cfg, int S, int V);
 
+    // Device memory in bytes: in use now, the most in use at any allocation
+    // so far, and the card's total (cudaMemGetInfo; other processes' use
+    // counts). NULL on the CPU, where the process's RSS says the same.
+    int (*mem_stats)(Backend *b, size_t *host_in_use, size_t *host_peak, size_t *host_total);
+
     void (*destroy)(Backend *b);
 };
 

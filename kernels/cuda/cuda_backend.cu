@@ -37,6 +37,20 @@ static int cuda_alloc(Backend *b, void **ptr, size_t bytes) {
         return grpo_fail(GRPO_ENOMEM, "cuda: cannot allocate %zu bytes: %s", bytes, cudaGetErrorString(e));
     }
     CUDA_TRY(cudaMemsetAsync(*ptr, 0, bytes, cuda_ctx(b)->stream));
+    // Memory only grows at an allocation, so sampling here finds the peak.
+    size_t fr = 0, total = 0;
+    if (cudaMemGetInfo(&fr, &total) == cudaSuccess && total - fr > cuda_ctx(b)->peak_used)
+        cuda_ctx(b)->peak_used = total - fr;
+    return GRPO_OK;
+}
+
+static int cuda_mem_stats(Backend *b, size_t *in_use, size_t *peak, size_t *total) {
+    size_t fr = 0, tot = 0;
+    CUDA_TRY(cudaMemGetInfo(&fr, &tot));
+    if (tot - fr > cuda_ctx(b)->peak_used) cuda_ctx(b)->peak_used = tot - fr;
+    if (in_use) *in_use = tot - fr;
+    if (peak) *peak = cuda_ctx(b)->peak_used;
+    if (total) *total = tot;
     return GRPO_OK;
 }
 
@@ -130,6 +144,7 @@ extern "C" int backend_cuda_create(Backend **out) {
     b->sync = cuda_sync;
     b->matmul = cuda_matmul;
     cuda_register_train_ops(b);
+    b->mem_stats = cuda_mem_stats;
     b->destroy = cuda_destroy;
     cudaError_t e = cudaSetDevice(0);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);

@@ -31,6 +31,7 @@ typedef struct {
     int device;
     cudaStream_t stream;
     cublasHandle_t cublas;
+    size_t peak_used; // device bytes in use, the most seen after an allocation
 } CudaCtx;
 
 static inline CudaCtx *cuda_ctx(Backend *b) { return (CudaCtx *)b->ctx; }
