@@ -91,6 +91,8 @@ __global__ void attn_forward_kernel(float *out, float *lse, const float *q, cons
 #pragma unroll
     for (int e = 0; e < ND; e++) acc[e] = 0.0f;
     float m = -INFINITY, l = 0.0f;
+    // Unrolled so the next keys' loads issue while this key's reduction runs.
+#pragma unroll 4
     for (int j = 0; j < n_keys; j++) {
         float sc = warp_dot<ND>(qr, kb + (size_t)j * kvd, lane, hd) * scale;
         float mnew = fmaxf(m, sc);
@@ -148,6 +150,8 @@ __global__ void attn_backward_dq_kernel(float *dq, float *Dbuf, const float *dou
     float L = lse[(size_t)t * nh + h];
     int n_keys = q_pos0[s] + i + 1;
     size_t kv0 = (size_t)kv_start[s] * kvd + (size_t)(h / (nh / nkv)) * hd;
+    // Unrolled so the next keys' loads issue while this key's reduction runs.
+#pragma unroll 4
     for (int j = 0; j < n_keys; j++) {
         const float *kj = k + kv0 + (size_t)j * kvd, *vj = v + kv0 + (size_t)j * kvd;
         float p = expf(warp_dot<ND>(qr, kj, lane, hd) * scale - L);
@@ -188,6 +192,7 @@ __global__ void attn_backward_dkdv_kernel(float *dk, float *dv, const float *Dbu
     for (int e = 0; e < ND; e++) dka[e] = dva[e] = 0.0f;
     int i0 = jj - p0 > 0 ? jj - p0 : 0;
     for (int h = hk * group; h < (hk + 1) * group; h++)
+#pragma unroll 4
         for (int i = i0; i < len; i++) {
             int t = q_start[s] + i;
             const float *qrow = q + (size_t)t * qd + (size_t)h * hd, *dorow = dout + (size_t)t * qd + (size_t)h * hd;

@@ -21,7 +21,8 @@ __global__ void embedding_forward_kernel(float *out, const int32_t *ids, const f
 // writer and the CPU's summation order, so the result is deterministic (and
 // equal to the CPU's bit for bit) without atomics. The price is T dependent
 // steps per thread (~T microseconds per backward), small beside a training step.
-__global__ void embedding_backward_kernel(float *dwte, const float *dout, const int32_t *ids, int T, int C, int V) {
+__global__ void embedding_backward_kernel(float *dwte, const float *__restrict__ dout, const int32_t *__restrict__ ids,
+                                          int T, int C, int V) {
     // dwte (V, C) +=, dout (T, C)
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
