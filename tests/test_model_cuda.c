@@ -2,7 +2,8 @@
 // model (q/k/v biases, tied embeddings, GQA 4/2) and a Llama-style one
 // (untied lm_head, q/k/v/o biases, GQA 8/1), the same parameters on both:
 // training forward (log-probs, entropies, a loss), backward (every gradient
-// tensor), a no_grad forward, and greedy generation (same tokens).
+// tensor, and a second GPU step bit-identical to the first), a no_grad
+// forward, and greedy generation (same tokens).
 // Where no usable GPU exists the test reports itself skipped and says why.
 //
 // Tolerance (tu_compare.h, |gpu - cpu| <= atol + rtol * |cpu|): log-probs and
@@ -77,6 +78,16 @@ static void test_train(const char *tag, Model *mc, Model *mg, float temperature)
         snprintf(w, sizeof w, "%s grad %s", tag, t->name);
         tu_compare(w, g + t->offset, cg, t->numel, 1e-4 * mx + 1e-12, 1e-3, 1);
     }
+    // The GPU step is deterministic: no atomics in our kernels, and cuBLAS gives
+    // bit-identical results on one stream. A second step must match exactly.
+    float *g2 = malloc(mc->n_params * sizeof(float));
+    CHECK(model_zero_grad(mg) == GRPO_OK && model_forward(mg, &b, lp_g, NULL) == GRPO_OK &&
+              model_backward(mg, dlogp) == GRPO_OK &&
+              gpu->to_host(gpu, g2, mg->grads, mc->n_params * sizeof(float)) == GRPO_OK,
+          "%s second gpu step: %s", tag, grpo_errmsg());
+    snprintf(w, sizeof w, "%s gpu gradient, second run vs first (exact)", tag);
+    tu_compare(w, g2, g, mc->n_params, 0, 0, 1);
+    free(g2);
     // A no_grad forward (one layer's activations, ping-ponged residual) agrees too.
     b.no_grad = 1;
     CHECK(model_forward(mc, &b, lp_c, NULL) == GRPO_OK && model_forward(mg, &b, lp_g, NULL) == GRPO_OK, "%s: %s", tag,
