@@ -5,6 +5,11 @@
 #include "kernels/cuda/cuda_train.cuh"
 
 #define OPT_THREADS 256
+#define TRY_ST(x)            \
+    do {                     \
+        int st_ = (x);       \
+        if (st_) return st_; \
+    } while (0)
 #define SUMSQ_BLOCKS 1024
 
 static unsigned grid_for(size_t n) {
@@ -81,17 +86,13 @@ static int cuda_sumsq(Backend *b, double *host_out, const float *x, size_t n) {
     size_t want = (n + OPT_THREADS - 1) / OPT_THREADS;
     int blocks = (int)(want < 1 ? 1 : want > SUMSQ_BLOCKS ? SUMSQ_BLOCKS : want);
     double *d = NULL; // blocks partials, then the total
-    CUDA_TRY(cudaMallocAsync((void **)&d, (blocks + 1) * sizeof(double), st));
+    TRY_ST(cuda_scratch(b, (void **)&d, (blocks + 1) * sizeof(double)));
     sumsq_partial<<<blocks, OPT_THREADS, 0, st>>>(d, x, n);
-    cudaError_t e = cudaGetLastError();
-    if (e == cudaSuccess) {
-        sumsq_final<<<1, OPT_THREADS, 0, st>>>(d + blocks, d, blocks);
-        e = cudaGetLastError();
-    }
-    if (e == cudaSuccess) e = cudaMemcpyAsync(host_out, d + blocks, sizeof(double), cudaMemcpyDeviceToHost, st);
-    cudaFreeAsync(d, st);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(st);
-    if (e != cudaSuccess) return grpo_fail(GRPO_EDEVICE, "cuda: sumsq over %zu values: %s", n, cudaGetErrorString(e));
+    CUDA_TRY_LAUNCH();
+    sumsq_final<<<1, OPT_THREADS, 0, st>>>(d + blocks, d, blocks);
+    CUDA_TRY_LAUNCH();
+    CUDA_TRY(cudaMemcpyAsync(host_out, d + blocks, sizeof(double), cudaMemcpyDeviceToHost, st));
+    CUDA_TRY(cudaStreamSynchronize(st));
     return GRPO_OK;
 }
 
