@@ -35,6 +35,13 @@ __device__ static inline uint64_t key_of(float l, int i) {
     return ((uint64_t)ord_f(l) << 32) | (uint64_t)(0xFFFFFFFFu - (uint32_t)i);
 }
 
+// The weight of logit l: exp(l / T - max / T), the CPU's formula. Explicit
+// rounding keeps nvcc from fusing it differently in different passes, so
+// every pass agrees on which weights are zero.
+__device__ static inline double weight(float l, double inv, double xm) {
+    return exp(__dsub_rn(__dmul_rn((double)l, inv), xm));
+}
+
 typedef struct {
     double sum[SB / 32];
     unsigned long long u64[SB / 32];
@@ -86,7 +93,7 @@ __device__ static uint64_t radix_select(SampleShared *sh, const float *x, int V,
             float l = x[i];
             uint64_t k = key_of(l, i);
             if (k < lo_key || (k & hi_mask) != prefix) continue;
-            double w = exp((double)l * inv - xm);
+            double w = weight(l, inv, xm);
             if (!(w > 0)) continue;
             atomicAdd(&sh->hist[(k >> shift) & 255], by_mass ? (unsigned long long)(w * FIX) : 1ull);
         }
@@ -151,7 +158,7 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
     double zl = 0;
     unsigned long long zf = 0;
     for (int i = tid; i < V; i += SB) {
-        double w = exp((double)x[i] * inv - xm);
+        double w = weight(x[i], inv, xm);
         zl += w;
         if (w > 0) zf += (unsigned long long)(w * FIX);
     }
@@ -164,13 +171,13 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
         unsigned long long mass = block_sum_u(&sh, zf); // of the weight > 0 tokens
         if (use_k) {
             unsigned long long npos = 0;
-            for (int i = tid; i < V; i += SB) npos += exp((double)x[i] * inv - xm) > 0;
+            for (int i = tid; i < V; i += SB) npos += weight(x[i], inv, xm) > 0;
             npos = block_sum_u(&sh, npos);
             if ((unsigned long long)c.top_k < npos) {
                 lo = radix_select(&sh, x, V, inv, xm, 0, 0, (unsigned long long)c.top_k, 0);
                 unsigned long long mk = 0;
                 for (int i = tid; i < V; i += SB) {
-                    double w = exp((double)x[i] * inv - xm);
+                    double w = weight(x[i], inv, xm);
                     if (w > 0 && key_of(x[i], i) >= lo) mk += (unsigned long long)(w * FIX);
                 }
                 mass = block_sum_u(&sh, mk);
@@ -185,7 +192,7 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
         double local = 0;
         int last = -1;
         for (int i = i0; i < i1; i++) {
-            double w = exp((double)x[i] * inv - xm);
+            double w = weight(x[i], inv, xm);
             if (w > 0 && w >= thr && key_of(x[i], i) >= lo) local += w, last = i;
         }
         double incl = local; // inclusive scan within the warp
@@ -193,6 +200,8 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
             double t = __shfl_up_sync(0xffffffffu, incl, o);
             if (lane >= o) incl += t;
         }
+        double ex = __shfl_up_sync(0xffffffffu, incl, 1);
+        if (lane == 0) ex = 0;
         __syncthreads();
         if (lane == 31) sh.sum[warp] = incl;
         int lastmax = last;
@@ -207,7 +216,7 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
             total += sh.sum[w];
             final_last = max(final_last, sh.bi[w]);
         }
-        const double excl = before + incl - local;
+        const double excl = before + ex;
         // Every thread draws from its own copy of the state; thread 0 stores it.
         uint64_t st[4] = {rng[4 * (size_t)s], rng[4 * (size_t)s + 1], rng[4 * (size_t)s + 2], rng[4 * (size_t)s + 3]};
         const double target = grpo_xoshiro_uniform(st) * total;
@@ -218,7 +227,7 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
             double acc = excl;
             int found = -1;
             for (int i = i0; i < i1 && found < 0; i++) {
-                double w = exp((double)x[i] * inv - xm);
+                double w = weight(x[i], inv, xm);
                 if (w > 0 && w >= thr && key_of(x[i], i) >= lo) {
                     acc += w;
                     if (target < acc) found = i;
@@ -232,7 +241,7 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
     }
     if (tid == 0) {
         tokens[row] = tok;
-        logprobs[row] = (float)((double)x[tok] * inv - xm - log(z));
+        logprobs[row] = (float)(__dsub_rn(__dmul_rn((double)x[tok], inv), xm) - log(z));
     }
 }
 
