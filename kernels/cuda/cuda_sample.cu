@@ -38,8 +38,15 @@ __device__ static inline uint64_t key_of(float l, int i) {
 // The weight of logit l: exp(l / T - max / T), the CPU's formula. Explicit
 // rounding keeps nvcc from fusing it differently in different passes, so
 // every pass agrees on which weights are zero.
-__device__ static inline double weight(float l, double inv, double xm) {
-    return exp(__dsub_rn(__dmul_rn((double)l, inv), xm));
+__device__ static inline double logw(float l, double inv, double xm) { return __dsub_rn(__dmul_rn((double)l, inv), xm); }
+__device__ static inline double weight(float l, double inv, double xm) { return exp(logw(l, inv, xm)); }
+
+// Shortcuts that skip the exp where its answer is known: exp(d) > 0 for
+// d > -745 (the smallest subnormal is 2^-1074 = e^-744.4), and a weight below
+// 2^-42 (d < -29.2 < -42 ln 2) has fixed-point mass 0.
+__device__ static inline int positive(double d) { return d > -745.0 || exp(d) > 0; }
+__device__ static inline unsigned long long fixed_mass(double d) {
+    return d < -29.2 ? 0ull : (unsigned long long)(exp(d) * FIX);
 }
 
 typedef struct {
@@ -93,9 +100,13 @@ __device__ static uint64_t radix_select(SampleShared *sh, const float *x, int V,
             float l = x[i];
             uint64_t k = key_of(l, i);
             if (k < lo_key || (k & hi_mask) != prefix) continue;
-            double w = weight(l, inv, xm);
-            if (!(w > 0)) continue;
-            atomicAdd(&sh->hist[(k >> shift) & 255], by_mass ? (unsigned long long)(w * FIX) : 1ull);
+            const double d = logw(l, inv, xm);
+            if (by_mass) { // a zero mass changes no bin
+                unsigned long long fm = fixed_mass(d);
+                if (fm) atomicAdd(&sh->hist[(k >> shift) & 255], fm);
+            } else if (positive(d)) {
+                atomicAdd(&sh->hist[(k >> shift) & 255], 1ull);
+            }
         }
         __syncthreads();
         if (threadIdx.x == 0) {
@@ -158,9 +169,9 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
     double zl = 0;
     unsigned long long zf = 0;
     for (int i = tid; i < V; i += SB) {
-        double w = weight(x[i], inv, xm);
+        const double d = logw(x[i], inv, xm), w = exp(d);
         zl += w;
-        if (w > 0) zf += (unsigned long long)(w * FIX);
+        zf += fixed_mass(d);
     }
     const double z = block_sum_d(&sh, zl);
     int tok = bi;
@@ -171,14 +182,13 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
         unsigned long long mass = block_sum_u(&sh, zf); // of the weight > 0 tokens
         if (use_k) {
             unsigned long long npos = 0;
-            for (int i = tid; i < V; i += SB) npos += weight(x[i], inv, xm) > 0;
+            for (int i = tid; i < V; i += SB) npos += positive(logw(x[i], inv, xm));
             npos = block_sum_u(&sh, npos);
             if ((unsigned long long)c.top_k < npos) {
                 lo = radix_select(&sh, x, V, inv, xm, 0, 0, (unsigned long long)c.top_k, 0);
                 unsigned long long mk = 0;
                 for (int i = tid; i < V; i += SB) {
-                    double w = weight(x[i], inv, xm);
-                    if (w > 0 && key_of(x[i], i) >= lo) mk += (unsigned long long)(w * FIX);
+                    if (key_of(x[i], i) >= lo) mk += fixed_mass(logw(x[i], inv, xm));
                 }
                 mass = block_sum_u(&sh, mk);
             }
@@ -192,8 +202,9 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
         double local = 0;
         int last = -1;
         for (int i = i0; i < i1; i++) {
+            if (key_of(x[i], i) < lo) continue; // the cheap test first
             double w = weight(x[i], inv, xm);
-            if (w > 0 && w >= thr && key_of(x[i], i) >= lo) local += w, last = i;
+            if (w > 0 && w >= thr) local += w, last = i;
         }
         double incl = local; // inclusive scan within the warp
         for (int o = 1; o < 32; o *= 2) {
@@ -227,8 +238,9 @@ __global__ void __launch_bounds__(SB) sample_kernel(int32_t *tokens, float *logp
             double acc = excl;
             int found = -1;
             for (int i = i0; i < i1 && found < 0; i++) {
+                if (key_of(x[i], i) < lo) continue;
                 double w = weight(x[i], inv, xm);
-                if (w > 0 && w >= thr && key_of(x[i], i) >= lo) {
+                if (w > 0 && w >= thr) {
                     acc += w;
                     if (target < acc) found = i;
                 }
