@@ -43,8 +43,9 @@ for t in $TESTS; do [ -f "tests/$t.c" ] && targets="$targets $t"; done
 BIN=$ROOT/build-gpu
 t=$SECONDS
 note "configure + build ($targets) for sm_90, -j$NPROC"
+# -Werror stays on the CPU machine's builds: another image's compiler may warn differently.
 if timeout 120 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-     -DGRPO_WERROR=ON >"$OUTD/configure.log" 2>&1 &&
+     -DGRPO_WERROR=OFF >"$OUTD/configure.log" 2>&1 &&
    timeout 300 cmake --build build-gpu -j"$NPROC" --target $targets >"$OUTD/build.log" 2>&1; then
   R[build]="ok, $((SECONDS - t)) s"
 else
@@ -53,6 +54,8 @@ else
   if [ -f .gpu-pack/bin.tar.gz ]; then
     BIN=$ROOT/build-gpu-prebuilt
     rm -rf "$BIN" && mkdir -p "$BIN" && tar xzf .gpu-pack/bin.tar.gz -C "$BIN" --strip-components=1
+    # the prebuilt binaries may need this machine's missing runtime pieces too (libgomp)
+    [ -n "${SYS:-}" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$SYS/lib-fallback"
     R[build]="FAILED here; prebuilt binaries used"
   fi
 fi

@@ -43,6 +43,9 @@ lib libsqlite3.so.0 libsqlite3.so
 lib libopenblas.so.0 libopenblas.so
 lib libgfortran.so.5
 lib libquadmath.so.0
+# Only for the prebuilt fallback (searched last): the image's gcc brings its own.
+mkdir -p "$P/sysroot/lib-fallback"
+cp -L "$(ldconfig -p | awk '$1 == "libgomp.so.1" && /x86-64/ {print $NF; exit}')" "$P/sysroot/lib-fallback/"
 tar czf "$P/sysroot.tar.gz" -C "$P" sysroot
 rm -rf "$P/sysroot"
 if [ -x build-gpu/grpo ]; then
