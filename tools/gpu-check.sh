@@ -10,7 +10,8 @@
 #
 # On the GPU machine (see tools/gpu-pack.sh, run first on the CPU machine):
 #   device run: command "tools/gpu-check.sh", carry [".gpu-pack"], timeout_s 560
-# Logs and the bench JSON go to $OUT (the device tool's folder) or build-gpu/check.
+# $OUT (the device tool's folder, else build-gpu/check) gets five files: gpu-check.log
+# (everything), build.log, tests.log, bench.jsonl and summary.txt (the table).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -45,11 +46,11 @@ t=$SECONDS
 note "configure + build ($targets) for sm_90, -j$NPROC"
 # -Werror stays on the CPU machine's builds: another image's compiler may warn differently.
 if timeout 120 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-     -DGRPO_WERROR=OFF >"$OUTD/configure.log" 2>&1 &&
-   timeout 300 cmake --build build-gpu -j"$NPROC" --target $targets >"$OUTD/build.log" 2>&1; then
+     -DGRPO_WERROR=OFF >"$OUTD/build.log" 2>&1 &&
+   timeout 300 cmake --build build-gpu -j"$NPROC" --target $targets >>"$OUTD/build.log" 2>&1; then
   R[build]="ok, $((SECONDS - t)) s"
 else
-  tail -25 "$OUTD/configure.log" "$OUTD/build.log" 2>/dev/null
+  tail -25 "$OUTD/build.log" 2>/dev/null
   R[build]="FAILED (build.log)"
   if [ -f .gpu-pack/bin.tar.gz ]; then
     BIN=$ROOT/build-gpu-prebuilt
@@ -60,7 +61,7 @@ else
   fi
 fi
 if command -v nvcc >/dev/null && timeout 120 nvcc -O2 -arch=sm_90 tools/gpu_ceiling.cu -lcublas -o build-gpu/gpu_ceiling \
-     >"$OUTD/ceiling-build.log" 2>&1; then
+     >>"$OUTD/build.log" 2>&1; then
   CEIL=build-gpu/gpu_ceiling
 elif [ -x "$BIN/gpu_ceiling" ]; then
   CEIL=$BIN/gpu_ceiling
@@ -96,7 +97,7 @@ for tname in $TESTS; do
   out=$(cd tests && GRPO_BIN="$BIN/grpo" GRPO_TEST_DIR="$ROOT/tests" GRPO_SOURCE_DIR="$ROOT" GRPO_BUILD_DIR="$BIN" \
         OMP_NUM_THREADS=8 OMP_WAIT_POLICY=passive timeout 150 "$BIN/$tname" 2>&1)
   rc=$?
-  printf '%s\n' "$out" >"$OUTD/$tname.log"
+  printf '== %s (rc %s)\n%s\n' "$tname" "$rc" "$out" >>"$OUTD/tests.log"
   printf '%s\n' "$out" | tail -30
   tally=$(printf '%s\n' "$out" | grep -o '[0-9]* passed, [0-9]* failed' | tail -1)
   case $rc in
@@ -112,16 +113,21 @@ done
 for k in bf16 f32 tf32 copy; do R[ceil_$k]=$([ $GPU = 1 ] && echo "no gpu_ceiling binary" || echo "$skip"); done
 if [ $GPU = 1 ] && [ -n "$CEIL" ]; then
   timeout 90 "$CEIL" >"$OUTD/ceiling.jsonl" 2>&1
-  cat "$OUTD/ceiling.jsonl"
+  cat "$OUTD/ceiling.jsonl" | tee -a "$OUTD/bench.jsonl"
   for k in bf16 f32 tf32; do
     v=$(grep "\"dtype\": \"$k\"" "$OUTD/ceiling.jsonl" | jnum tflops)
     R[ceil_$k]=${v:+$v TFLOP/s}
-    R[ceil_$k]=${R[ceil_$k]:-failed (ceiling.jsonl)}
+    R[ceil_$k]=${R[ceil_$k]:-failed (see gpu-check.log)}
   done
   v=$(grep d2d_copy "$OUTD/ceiling.jsonl" | jnum gbs)
   R[ceil_copy]=${v:+$v GB/s}
-  R[ceil_copy]=${R[ceil_copy]:-failed (ceiling.jsonl)}
+  R[ceil_copy]=${R[ceil_copy]:-failed (see gpu-check.log)}
+  rm -f "$OUTD/ceiling.jsonl"
+  # grpo's own fp32 matmul (cuBLAS sgemm through the backend), for comparison
+  v=$(timeout 60 "$BIN/grpo" bench --device cuda --matmul 8192 --iters 5 2>&1 | tee -a "$OUTD/bench.jsonl" | jnum gflops)
+  R[mm]=${v:+$(awk -v g="$v" 'BEGIN{printf "%.1f TFLOP/s", g / 1000}')}
 fi
+R[mm]=${R[mm]:-$([ $GPU = 1 ] && echo "failed (see gpu-check.log)" || echo "$skip")}
 
 # ---------------------------------------------------------------- benches
 # name, init-model arguments, bench arguments, timeout
@@ -140,7 +146,7 @@ bench() {
   local rc=$?
   printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
   if [ $rc != 0 ] || ! printf '%s' "$out" | grep -q decode_tok_s; then
-    R[${name}_gen]=$([ $rc = 124 ] && echo "TIMEOUT after $lim s" || echo "FAILED rc=$rc (bench.jsonl)")
+    R[${name}_gen]=$([ $rc = 124 ] && echo "TIMEOUT after $lim s" || echo "FAILED rc=$rc (see gpu-check.log)")
     return 0
   fi
   local j
@@ -163,6 +169,7 @@ bench qwen05b "--arch qwen2 --hidden 896 --layers 24 --heads 14 --kv-heads 2 --f
   printf '%-34s %s\n' "cuBLAS GEMM 8192^3 bf16 (fp32 acc)" "${R[ceil_bf16]}" \
     "cuBLAS GEMM 8192^3 fp32 / tf32" "${R[ceil_f32]} / ${R[ceil_tf32]}" \
     "device-to-device copy (r+w)" "${R[ceil_copy]}" \
+    "grpo bench --matmul 8192 (fp32)" "${R[mm]}" \
     "small 8L/512 b16: generate" "${R[small_gen]}" \
     "small: train" "${R[small_train]}" \
     "small: peak device memory" "${R[small_mem]}" \

@@ -229,7 +229,8 @@ int cpu_sample_row(const BackendSampleCfg *c, uint64_t *rng, const float *logits
 
 // ---------------------------------------------------------------- the backend op
 
-// Rows in parallel, each with its own slice of the backend's cached scratch,
+// Rows in parallel (when there is enough work to pay for waking the team),
+// each with its own slice of the backend's cached scratch,
 // so the tokens are those of cpu_sample_row whatever the thread count.
 int cpu_sample(Backend *b, int32_t *tokens, float *logprobs, uint64_t *rng, const float *logits, const int32_t *seq,
                const BackendSampleCfg *cfg, int S, int V) {
@@ -242,7 +243,7 @@ int cpu_sample(Backend *b, int32_t *tokens, float *logprobs, uint64_t *rng, cons
     if (!scratch) return grpo_fail(GRPO_ENOMEM, "sample: out of memory for %d rows of %d logits", S, V);
     int bad = -1;
     char msg[512] = "";
-#pragma omp parallel for schedule(dynamic, 1) if (S > 1) num_threads(nt > S ? S : nt)
+#pragma omp parallel for schedule(dynamic, 1) if (S > 1 && (long)S * V >= CPU_PAR_MIN / 8) num_threads(nt > S ? S : nt)
     for (int i = 0; i < S; i++) {
         float lp = NAN;
         int s = seq[i];
