@@ -36,6 +36,9 @@ if [ -f .gpu-pack/sysroot.tar.gz ]; then
   note "using the packed libraries in $SYS"
 fi
 for d in /usr/local/cuda/bin /usr/local/cuda-13.0/bin; do [ -d "$d" ] && PATH=$PATH:$d; done
+# searched last: the toolkit's runtime, for binaries whose RUNPATH points elsewhere
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [ -d "$d" ] && LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d; done
+export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 
 # ---------------------------------------------------------------- build
 TESTS="test_matmul_cuda test_cuda_ops test_model_cuda test_cuda_train"
