@@ -29,13 +29,10 @@ int backend_open(const char *device, Backend **out) {
     }
     if (!strcmp(device, "auto")) {
 #ifdef GRPO_HAVE_CUDA
-        // auto means "the fastest backend that can run the model": a CUDA backend
-        // still missing the model's ops would only fail later, so it is passed over.
-        if (backend_cuda_probe(NULL, 0) == GRPO_OK && backend_cuda_create(out) == GRPO_OK) {
-            if ((*out)->embedding_forward) return GRPO_OK;
-            backend_close(*out);
-            *out = NULL;
-        }
+        // auto means "the fastest backend that can run the model": the CUDA
+        // backend fills the model's ops, so a usable GPU wins.
+        if (backend_cuda_probe(NULL, 0) == GRPO_OK && backend_cuda_create(out) == GRPO_OK) return GRPO_OK;
+        *out = NULL;
 #endif
         grpo_clear_error();
         return backend_cpu_create(out);

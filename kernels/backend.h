@@ -22,6 +22,23 @@ typedef enum { BACKEND_CPU = 0, BACKEND_CUDA = 1 } BackendKind;
 
 typedef struct Backend Backend;
 
+// One AdamW step's constants, in the float precision the update uses:
+// step = lr / (1 - beta1^t), decay = 1 - lr * weight_decay,
+// inv_sqrt_bc2 = 1 / sqrt(1 - beta2^t).
+typedef struct {
+    float beta1, beta2, step, decay, inv_sqrt_bc2, eps;
+} BackendAdamW;
+
+// One sequence's sampling settings (the fields of policy/sampler.h's
+// SamplerConfig, same meaning): temperature 0 = greedy, top_k 0 = off,
+// top_p 1 = off, min_p 0 = off.
+typedef struct {
+    float temperature;
+    int top_k;
+    float top_p;
+    float min_p;
+} BackendSampleCfg;
+
 struct Backend {
     const char *name;  // "cpu" or "cuda"
     BackendKind kind;
@@ -124,6 +141,43 @@ struct Backend {
     // new keys/values into a KV cache, or copies a prompt's cache rows.
     int (*scatter_rows)(Backend *b, float *dst, const float *src, const int32_t *dst_rows,
                         int n, int dim);
+
+    // ---- the optimizer step (rl/optim.c) over the model's one contiguous
+    // parameter buffer, and sampling (policy/generate.c). Appended after the
+    // model's ops; every backend implements them.
+
+    // AdamW (torch.optim.AdamW, decoupled weight decay), fp32 moments m, v (n)
+    // in backend memory; params, m, v updated in place from grads (n):
+    //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+    //   p = p * decay - step * m / (sqrt(v) * inv_sqrt_bc2 + eps)
+    // with the per-step constants of h (rl/optim.c computes them on the host).
+    int (*adamw)(Backend *b, float *params, float *m, float *v, const float *grads, size_t n,
+                 const BackendAdamW *h);
+    // *host_out = sum of x[i]^2 (n), accumulated in float64. A NaN or inf in x
+    // makes the result non-finite (the trainer's skip test relies on it). The
+    // CPU sums fixed chunks in order, so the result is thread-count independent.
+    int (*sumsq)(Backend *b, double *host_out, const float *x, size_t n);
+    // x (n) *= s in place (gradient clipping).
+    int (*scale)(Backend *b, float *x, float s, size_t n);
+
+    // One token per row of logits (S, V), as policy/sampler.h defines sampling:
+    // row i belongs to sequence seq[i], whose settings are cfg[seq[i]] and whose
+    // xoshiro256** state is rng[4*seq[i] .. +3] (advanced by one draw unless
+    // greedy). tokens[i] gets the token and logprobs[i] = log_softmax(logits / T)
+    // [token] (T = 1 when greedy, no renormalisation over the survivors). A row
+    // that cannot be sampled (a NaN or +inf logit, every logit -inf) gets token
+    // -1 and logprob NaN; the CPU also returns GRPO_EINVAL naming the row, other
+    // backends report it only through the -1 (the caller checks the tokens).
+    // Every pointer is backend memory: tokens, logprobs (S), rng (n_seqs, 4),
+    // seq (S), cfg (n_seqs). The CPU draws exactly what sampler_sample draws;
+    // CUDA uses the same RNG and the same truncated distribution.
+    int (*sample)(Backend *b, int32_t *tokens, float *logprobs, uint64_t *rng, const float *logits,
+                  const int32_t *seq, const BackendSampleCfg *cfg, int S, int V);
+
+    // Device memory in bytes: in use now, the most in use at any allocation
+    // so far, and the card's total (cudaMemGetInfo; other processes' use
+    // counts). NULL on the CPU, where the process's RSS says the same.
+    int (*mem_stats)(Backend *b, size_t *host_in_use, size_t *host_peak, size_t *host_total);
 
     void (*destroy)(Backend *b);
 };

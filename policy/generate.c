@@ -1,7 +1,6 @@
 // Batched KV-cache generation (layout and prefix sharing: see generate.h).
 #include "policy/generate.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,9 +30,16 @@ typedef struct {
     float *kc, *vc;      // (L, S, maxT, kvd)
     float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up; // (Tw, ...)
     float *last, *logits;                             // (Lw, C), (Lw, V)
-    int32_t *ids, *pos, *rows, *qs, *ks, *q0;         // backend index arrays
-    int32_t *h_ids, *h_pos, *h_rows, *h_qs, *h_ks, *h_q0; // host copies
-    float *h_logits;     // host (Lw, V): == logits on the CPU backend
+    // Backend index arrays, contiguous in the order of the host copies so one
+    // upload per step carries them all: ids, pos, rows (Tw), qs (Lw + 1),
+    // ks, q0, seq (Lw). seq: the sequence each logits row is sampled for.
+    int32_t *idx, *ids, *pos, *rows, *qs, *ks, *q0, *seq;
+    int32_t *h_idx, *h_ids, *h_pos, *h_rows, *h_qs, *h_ks, *h_q0, *h_seq; // host copies
+    int32_t *out;         // backend (2 * Lw): sampled tokens (Lw), then their log-probs as floats (Lw)
+    int32_t *h_out;       // host copy
+    uint64_t *rng;        // backend (S, 4): each sequence's xoshiro256** state
+    BackendSampleCfg *cfg; // backend (S): each sequence's sampling settings
+    size_t n_idx;         // ints in the index arrays
 } Gen;
 
 static float *carve(float *base, size_t *off, size_t n) {
@@ -60,13 +66,19 @@ static size_t gen_layout(Gen *g, float *base) {
     g->up = carve(base, &off, Tw * F);
     g->last = carve(base, &off, (size_t)g->Lw * C);
     g->logits = carve(base, &off, (size_t)g->Lw * c->vocab);
-    g->ids = (int32_t *)carve(base, &off, Tw);
-    g->pos = (int32_t *)carve(base, &off, Tw);
-    g->rows = (int32_t *)carve(base, &off, Tw);
-    g->qs = (int32_t *)carve(base, &off, (size_t)g->Lw + 1);
-    g->ks = (int32_t *)carve(base, &off, (size_t)g->Lw);
-    g->q0 = (int32_t *)carve(base, &off, (size_t)g->Lw);
+    g->n_idx = 3 * Tw + 4 * (size_t)g->Lw + 1;
+    g->idx = (int32_t *)carve(base, &off, g->n_idx);
+    g->out = (int32_t *)carve(base, &off, 2 * (size_t)g->Lw);
+    g->rng = (uint64_t *)carve(base, &off, 8 * (size_t)g->S); // 4 uint64 = 8 floats per sequence
+    g->cfg = (BackendSampleCfg *)carve(base, &off, (size_t)g->S * (sizeof(BackendSampleCfg) / sizeof(float)));
     return off;
+}
+
+// Points the named index arrays into a contiguous block (backend or host).
+static void split_idx(const Gen *g, int32_t *base, int32_t **ids, int32_t **pos, int32_t **rows, int32_t **qs,
+                      int32_t **ks, int32_t **q0, int32_t **seq) {
+    *ids = base, *pos = base + g->Tw, *rows = base + 2 * (size_t)g->Tw, *qs = base + 3 * (size_t)g->Tw;
+    *ks = *qs + g->Lw + 1, *q0 = *ks + g->Lw, *seq = *q0 + g->Lw;
 }
 
 static int linear(Backend *b, float *y, const float *x, const float *w, const float *bias, int T, int N, int K) {
@@ -76,7 +88,8 @@ static int linear(Backend *b, float *y, const float *x, const float *w, const fl
 
 // Runs `nseq` sequences forward: sequence i appends count[i] tokens (from
 // toks, packed) at positions pos0[i].. into cache slot slot[i]. Leaves the
-// next-token logits of each sequence's last new token in g->h_logits (nseq, V).
+// next-token logits of each sequence's last new token in g->logits (nseq, V),
+// in backend memory. The caller has filled g->h_seq for the sampling after.
 static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const int *count, const int32_t *toks) {
     Model *m = g->m;
     Backend *b = g->b;
@@ -96,12 +109,7 @@ static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const in
         }
     }
     g->h_qs[nseq] = T;
-    TRY(b->to_device(b, g->ids, g->h_ids, (size_t)T * 4));
-    TRY(b->to_device(b, g->pos, g->h_pos, (size_t)T * 4));
-    TRY(b->to_device(b, g->rows, g->h_rows, (size_t)T * 4));
-    TRY(b->to_device(b, g->qs, g->h_qs, (size_t)(nseq + 1) * 4));
-    TRY(b->to_device(b, g->ks, g->h_ks, (size_t)nseq * 4));
-    TRY(b->to_device(b, g->q0, g->h_q0, (size_t)nseq * 4));
+    TRY(b->to_device(b, g->idx, g->h_idx, g->n_idx * sizeof(int32_t))); // one synchronising copy per step
     TRY(b->embedding_forward(b, g->x, g->ids, m->w.wte, T, C, V));
     size_t layer_rows = (size_t)g->S * g->maxT * kvd;
     for (int l = 0; l < c->n_layers; l++) {
@@ -133,9 +141,16 @@ static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const in
         last = g->last;
     }
     TRY(b->rmsnorm_forward(b, g->xn, NULL, last, m->w.norm, nseq, C, eps));
-    TRY(linear(b, g->logits, g->xn, m->w.lm_head, NULL, nseq, V, C));
-    if (g->h_logits != g->logits) TRY(b->to_host(b, g->h_logits, g->logits, (size_t)nseq * V * 4));
-    return GRPO_OK;
+    return linear(b, g->logits, g->xn, m->w.lm_head, NULL, nseq, V, C);
+}
+
+// Samples logits rows 0 .. n-1 on the backend (row r for sequence h_seq[r],
+// uploaded by gen_step) and copies back only the n tokens and log-probs.
+static int gen_sample(Gen *g, int n) {
+    Backend *b = g->b;
+    int st = b->sample(b, g->out, (float *)(g->out + g->Lw), g->rng, g->logits, g->seq, g->cfg, n, g->m->cfg.vocab);
+    if (st) return grpo_wrap(st, "generate: ");
+    return b->to_host(b, g->h_out, g->out, ((size_t)g->Lw + n) * sizeof(int32_t));
 }
 
 // Copies prompt KV rows (len of them) from slot `from` to slot `to` in every layer.
@@ -181,20 +196,14 @@ static int stop_hit(const GenConfig *c, TextBuf *t, int tok) {
 typedef struct {
     const GenConfig *c;
     GenResult *res;
-    Rng *rng;
     TextBuf *text;
     int *done, *cache_len;
-    int maxT, V;
-    char *scratch;
-    size_t scratch_bytes;
+    int maxT;
 } Emit;
 
-// Samples the next token of sequence s from logits row `row` and records it.
-// Returns -1 on sampler failure.
-static int emit(Emit *e, int s, const float *row) {
-    float lp = 0;
-    int tok = sampler_sample(&e->c->sampler, &e->rng[s], row, e->V, e->scratch + omp_get_thread_num() * e->scratch_bytes, &lp);
-    if (tok < 0) return -1;
+// Records token tok (log-prob lp) as sequence s's next and checks its stop
+// conditions. Returns -1 when out of memory.
+static int emit(Emit *e, int s, int tok, float lp) {
     GenResult *r = &e->res[s];
     r->tokens[r->n_tokens] = tok;
     r->logprobs[r->n_tokens] = lp;
@@ -214,6 +223,19 @@ static int emit(Emit *e, int s, const float *row) {
         e->done[s] = 1;
     }
     return 0;
+}
+
+// Emits the n tokens gen_sample brought back (row r for sequence h_seq[r]).
+static int emit_rows(Gen *g, Emit *e, int n) {
+    const float *lp = (const float *)(g->h_out + g->Lw);
+    for (int r = 0; r < n; r++) {
+        int tok = g->h_out[r];
+        if (tok < 0 || tok >= g->m->cfg.vocab)
+            return grpo_fail(GRPO_EINVAL, "generate: sequence %d: no token could be sampled (NaN or +inf logits, or all -inf)",
+                             g->h_seq[r]);
+        if (emit(e, g->h_seq[r], tok, lp[r])) return grpo_fail(GRPO_ENOMEM, "generate: out of memory");
+    }
+    return GRPO_OK;
 }
 
 static int check_args(const Model *m, const GenConfig *c, const int32_t *const *prompts, const int *lens, int n_prompts,
@@ -240,6 +262,7 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
              GenResult *results) {
     TRY(check_args(m, c, prompts, prompt_lens, n_prompts, G));
     Backend *b = m->be;
+    if (!b->sample) return backend_require(b, NULL, "sample");
     const int V = m->cfg.vocab, S = n_prompts * G, share = !c->no_prefix_share;
     int maxlen = 0;
     for (int p = 0; p < n_prompts; p++) maxlen = prompt_lens[p] > maxlen ? prompt_lens[p] : maxlen;
@@ -257,38 +280,41 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
     int st = b->alloc(b, (void **)&g.block, n * sizeof(float));
     if (st) return grpo_wrap(st, "generate: KV cache for %d sequences of %d tokens: ", S, g.maxT);
     gen_layout(&g, g.block);
+    split_idx(&g, g.idx, &g.ids, &g.pos, &g.rows, &g.qs, &g.ks, &g.q0, &g.seq);
 
     memset(results, 0, (size_t)S * sizeof *results);
-    int nthreads = omp_get_max_threads();
-    Emit e = {c, results, NULL, NULL, NULL, NULL, g.maxT, V, NULL, sampler_scratch_bytes(V)};
-    e.scratch_bytes = (e.scratch_bytes + 63) & ~(size_t)63;
-    int32_t *hidx = malloc((size_t)g.Tw * 4 * 3 + (size_t)(3 * g.Lw + 1) * 4);
+    Emit e = {c, results, NULL, NULL, NULL, g.maxT};
+    g.h_idx = malloc(g.n_idx * sizeof(int32_t));
+    g.h_out = malloc(2 * (size_t)g.Lw * sizeof(int32_t));
     int *slot = malloc((size_t)S * 3 * sizeof(int)), *unit_prompt = malloc((size_t)S * sizeof(int));
     int32_t *toks = malloc((size_t)g.Tw * sizeof(int32_t));
-    e.rng = malloc((size_t)S * sizeof(Rng));
+    Rng *rng = malloc((size_t)S * sizeof(Rng));
+    BackendSampleCfg *cfg = malloc((size_t)S * sizeof *cfg);
     e.text = calloc((size_t)S, sizeof(TextBuf));
     e.done = calloc((size_t)S, sizeof(int));
     e.cache_len = calloc((size_t)S, sizeof(int));
-    e.scratch = malloc(e.scratch_bytes * nthreads);
-    g.h_logits = b->kind == BACKEND_CPU ? g.logits : malloc((size_t)g.Lw * V * sizeof(float));
-    int ok = hidx && slot && unit_prompt && toks && e.rng && e.text && e.done && e.cache_len && e.scratch && g.h_logits;
+    int ok = g.h_idx && g.h_out && slot && unit_prompt && toks && rng && cfg && e.text && e.done && e.cache_len;
     for (int s = 0; ok && s < S; s++) {
         results[s].tokens = malloc((size_t)c->max_tokens * sizeof(int32_t));
         results[s].logprobs = malloc((size_t)c->max_tokens * sizeof(float));
         ok = results[s].tokens && results[s].logprobs;
-        rng_seed_stream(&e.rng[s], c->seed, (uint64_t)s);
+        rng_seed_stream(&rng[s], c->seed, (uint64_t)s);
+        cfg[s] = (BackendSampleCfg){c->sampler.temperature, c->sampler.top_k, c->sampler.top_p, c->sampler.min_p};
     }
     if (!ok) {
         st = grpo_fail(GRPO_ENOMEM, "generate: out of memory");
         goto done;
     }
-    g.h_ids = hidx, g.h_pos = hidx + g.Tw, g.h_rows = hidx + 2 * g.Tw, g.h_qs = hidx + 3 * g.Tw;
-    g.h_ks = g.h_qs + g.Lw + 1, g.h_q0 = g.h_ks + g.Lw;
+    // The sampler's state lives with the logits: uploaded once, advanced there.
+    if ((st = b->to_device(b, g.rng, rng, (size_t)S * sizeof(Rng))) ||
+        (st = b->to_device(b, g.cfg, cfg, (size_t)S * sizeof *cfg)))
+        goto done;
+    split_idx(&g, g.h_idx, &g.h_ids, &g.h_pos, &g.h_rows, &g.h_qs, &g.h_ks, &g.h_q0, &g.h_seq);
     int *pos0 = slot + S, *count = slot + 2 * S;
 
     // Prefill: one unit per distinct prompt (or per sequence without sharing),
     // as many units per pass as fit in the token budget.
-    int n_units = share ? n_prompts : S, fail = 0;
+    int n_units = share ? n_prompts : S;
     for (int u0 = 0; u0 < n_units && !st;) {
         int nu = 0, T = 0;
         while (u0 + nu < n_units) {
@@ -302,6 +328,10 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
             T += len;
             nu++;
         }
+        // Each sequence's first token comes from its prompt's logits: with
+        // sharing, unit i's row serves sequences p*G .. p*G + G-1.
+        int first = share ? u0 * G : u0, n_seq = share ? nu * G : nu;
+        for (int r = 0; r < n_seq; r++) g.h_seq[r] = first + r;
         if ((st = gen_step(&g, nu, slot, pos0, count, toks))) break;
         for (int i = 0; i < nu && !st; i++) {
             int p = unit_prompt[i];
@@ -312,21 +342,17 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
                 if (!share) break;
             }
         }
-        if (st) break;
-        // Sample each sequence's first token from its prompt's logits.
-        int first = share ? u0 * G : u0, n_seq = share ? nu * G : nu;
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int s = first; s < first + n_seq; s++) {
-            int row = share ? s / G - u0 : s - u0;
-            if (emit(&e, s, g.h_logits + (size_t)row * V)) {
-#pragma omp atomic write
-                fail = 1;
-            }
-        }
+        // Spread unit i's logits row to rows i*G .. i*G + G-1, last unit first
+        // so no row is overwritten before it is read.
+        for (int i = nu - 1; share && G > 1 && i >= 0 && !st; i--)
+            for (int k = G - 1; k >= 0 && !st; k--)
+                if (i * G + k != i)
+                    st = b->copy(b, g.logits + (size_t)(i * G + k) * V, g.logits + (size_t)i * V, (size_t)V * sizeof(float));
+        if (st || (st = gen_sample(&g, n_seq)) || (st = emit_rows(&g, &e, n_seq))) break;
         u0 += nu;
     }
     // Decode: every unfinished sequence advances one token per step.
-    while (!st && !fail) {
+    while (!st) {
         int na = 0;
         for (int s = 0; s < S; s++) {
             if (e.done[s]) continue;
@@ -334,25 +360,19 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
             pos0[na] = e.cache_len[s];
             count[na] = 1;
             toks[na] = results[s].tokens[results[s].n_tokens - 1];
+            g.h_seq[na] = s;
             na++;
         }
         if (!na) break;
         if ((st = gen_step(&g, na, slot, pos0, count, toks))) break;
         for (int i = 0; i < na; i++) e.cache_len[slot[i]]++;
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int i = 0; i < na; i++)
-            if (emit(&e, slot[i], g.h_logits + (size_t)i * V)) {
-#pragma omp atomic write
-                fail = 1;
-            }
+        if ((st = gen_sample(&g, na)) || (st = emit_rows(&g, &e, na))) break;
     }
-    if (!st && fail) st = grpo_fail(GRPO_EINTERNAL, "generate: sampling failed (non-finite logits or out of memory)");
 done:
     if (st) gen_results_free(results, S);
     for (int s = 0; e.text && s < S; s++) free(e.text[s].buf);
-    free(hidx), free(slot), free(unit_prompt), free(toks), free(e.rng), free(e.text), free(e.done), free(e.cache_len);
-    free(e.scratch);
-    if (g.h_logits != g.logits) free(g.h_logits);
+    free(g.h_idx), free(g.h_out), free(slot), free(unit_prompt), free(toks), free(rng), free(cfg);
+    free(e.text), free(e.done), free(e.cache_len);
     b->free(b, g.block);
     return st;
 }

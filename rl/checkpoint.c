@@ -65,6 +65,32 @@ static int list_steps(const char *out_dir, long **steps, int *n) {
     return GRPO_OK;
 }
 
+// The moments live in backend memory: a device backend's are copied to the
+// host first (the CPU backend's are host memory already).
+static int save_moments(const char *dir, const AdamW *opt) {
+    Backend *be = opt->be;
+    const float *m = opt->m, *v = opt->v;
+    float *host = NULL;
+    int st = GRPO_OK;
+    if (be->kind != BACKEND_CPU) {
+        if (!(host = malloc((opt->n ? opt->n : 1) * 2 * sizeof(float))))
+            return grpo_fail(GRPO_ENOMEM, "optimizer state: out of host memory for %zu parameters", opt->n);
+        st = be->to_host(be, host, opt->m, opt->n * sizeof(float));
+        if (!st) st = be->to_host(be, host + opt->n, opt->v, opt->n * sizeof(float));
+        m = host, v = host + opt->n;
+    }
+    if (!st) {
+        StWrite t[2] = {{"adamw.exp_avg", m, 1, {(int64_t)opt->n}}, {"adamw.exp_avg_sq", v, 1, {(int64_t)opt->n}}};
+        char steps[32], path[4400];
+        snprintf(steps, sizeof steps, "%ld", opt->t);
+        const char *meta[] = {"format", "grpo-optimizer", "adamw_step", steps, NULL};
+        snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
+        st = st_save(path, t, 2, ST_F32, meta);
+    }
+    free(host);
+    return st;
+}
+
 int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, const char *state_json,
               const char *tokenizer_dir, int keep) {
     char final[4096], tmp[4200], path[4400];
@@ -73,14 +99,7 @@ int ckpt_save(const char *out_dir, long step, const Model *m, const AdamW *opt, 
     ckpt_remove_tree(tmp);
     int st = grpo_mkdirs(tmp);
     if (!st) st = model_save(m, tmp, ST_F32, tokenizer_dir);
-    if (!st && opt) {
-        StWrite t[2] = {{"adamw.exp_avg", opt->m, 1, {(int64_t)opt->n}}, {"adamw.exp_avg_sq", opt->v, 1, {(int64_t)opt->n}}};
-        char steps[32];
-        snprintf(steps, sizeof steps, "%ld", opt->t);
-        const char *meta[] = {"format", "grpo-optimizer", "adamw_step", steps, NULL};
-        snprintf(path, sizeof path, "%s/optimizer.safetensors", tmp);
-        st = st_save(path, t, 2, ST_F32, meta);
-    }
+    if (!st && opt) st = save_moments(tmp, opt);
     if (!st && state_json) {
         snprintf(path, sizeof path, "%s/trainer_state.json", tmp);
         st = grpo_write_file_atomic(path, state_json, strlen(state_json));
@@ -138,8 +157,21 @@ int ckpt_load_optimizer(const char *ckpt, AdamW *opt) {
     if (!m || !v || !t) st = grpo_fail(GRPO_EFORMAT, "%s: not a grpo optimizer state", path);
     else if (st_numel(m) != (int64_t)opt->n || st_numel(v) != (int64_t)opt->n)
         st = grpo_fail(GRPO_EFORMAT, "%s: moments for %lld parameters, the model has %zu", path, (long long)st_numel(m), opt->n);
-    if (!st) st = st_read_f32(s, m, opt->m);
-    if (!st) st = st_read_f32(s, v, opt->v);
+    if (!st) {
+        Backend *be = opt->be;
+        if (be->kind == BACKEND_CPU) { // host memory: read in place
+            st = st_read_f32(s, m, opt->m);
+            if (!st) st = st_read_f32(s, v, opt->v);
+        } else {
+            float *host = malloc((opt->n ? opt->n : 1) * sizeof(float));
+            if (!host) st = grpo_fail(GRPO_ENOMEM, "%s: out of host memory for %zu parameters", path, opt->n);
+            if (!st) st = st_read_f32(s, m, host);
+            if (!st) st = be->to_device(be, opt->m, host, opt->n * sizeof(float));
+            if (!st) st = st_read_f32(s, v, host);
+            if (!st) st = be->to_device(be, opt->v, host, opt->n * sizeof(float));
+            free(host);
+        }
+    }
     if (!st) opt->t = atol(t);
     st_close(s);
     return st;

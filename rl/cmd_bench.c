@@ -11,6 +11,7 @@
 #include "policy/generate.h"
 #include "policy/model.h"
 #include "rl/cli.h"
+#include "rl/optim.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -106,7 +107,7 @@ static int time_generate(Model *m, GenConfig *c, const int32_t *const *prompts, 
 // generate time - prefill time) and train (forward + backward of the summed
 // next-token log-probs over batch x train_len tokens).
 static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, int gen_len, int train_len, int reps,
-                       double temperature) {
+                       double temperature, int top_k, double top_p) {
     Model *m = NULL;
     if (model_load(&m, dir, b)) return cli_fail("bench");
     int rc = 1, V = m->cfg.vocab;
@@ -135,6 +136,8 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
     memset(&c, 0, sizeof c);
     c.sampler = sampler_config_default();
     c.sampler.temperature = (float)temperature;
+    c.sampler.top_k = top_k;
+    c.sampler.top_p = (float)top_p;
     c.seed = 1;
     c.prefill_tokens = batch * prompt_len; // one pass, as the PyTorch baseline does
     double t_pre = 0, t_gen = 0, t_train = 1e30;
@@ -153,12 +156,39 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
     ModelBatch mb = {batch, cu, ids, 1.0f, 0};
     for (int i = 0; i < 3; i++) { // the first is a warm-up (allocations)
         double t0 = now_s();
-        if (model_zero_grad(m) || model_forward(m, &mb, lp, NULL) || model_backward(m, dlp)) {
+        if (model_zero_grad(m) || model_forward(m, &mb, lp, NULL) || model_backward(m, dlp) || b->sync(b)) {
             cli_fail("bench");
             goto done;
         }
         double dt = now_s() - t0;
         if (i > 0 && dt < t_train) t_train = dt;
+    }
+    // The optimizer's share of a step: clip + AdamW over every parameter.
+    double t_opt = 1e30;
+    {
+        AdamW opt;
+        AdamWConfig ac = {1e-6, 0.9, 0.999, 1e-8, 0.0};
+        if (adamw_build(&opt, b, m->n_params)) {
+            cli_fail("bench");
+            goto done;
+        }
+        for (int i = 0; i < 3; i++) {
+            double t0 = now_s(), gn;
+            if (optim_clip_grad_norm(b, m->grads, m->n_params, 1.0, &gn) || adamw_step(&opt, m->params, m->grads, 1e-6, &ac) ||
+                b->sync(b)) {
+                adamw_free(&opt);
+                cli_fail("bench");
+                goto done;
+            }
+            double dt = now_s() - t0;
+            if (dt < t_opt) t_opt = dt;
+        }
+        adamw_free(&opt);
+    }
+    size_t dev_peak = 0, dev_total = 0;
+    if (b->mem_stats && b->mem_stats(b, NULL, &dev_peak, &dev_total)) {
+        cli_fail("bench");
+        goto done;
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -169,12 +199,14 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
     printf("{\"model\": \"%s\", \"params\": %zu, \"device\": \"%s\", \"device_name\": \"%s\", \"threads\": %d,"
            " \"batch\": %d, \"prompt_len\": %d, \"gen_len\": %d, \"train_len\": %d, \"temperature\": %g,"
            " \"prefill_tok_s\": %.1f, \"prefill_s\": %.4f, \"generate_s\": %.4f, \"decode_tok_s\": %.1f,"
-           " \"generate_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_s\": %.4f, \"peak_rss_mib\": %.1f, \"loadavg_before\": %.2f,"
+           " \"generate_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_s\": %.4f, \"optim_s\": %.4f, \"train_step_tok_s\": %.1f,"
+           " \"peak_rss_mib\": %.1f, \"peak_dev_mib\": %.1f, \"dev_total_mib\": %.1f, \"loadavg_before\": %.2f,"
            " \"loadavg_after\": %.2f}\n",
            dir, m->n_params, b->name, b->device_name, omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
            temperature, batch * prompt_len / t_pre, t_pre, t_gen,
            t_dec > 0 ? batch * (gen_len - 1) / t_dec : 0.0, batch * gen_len / t_gen, batch * train_len / t_train, t_train,
-           ru.ru_maxrss / 1024.0, load0, load1[0]);
+           t_opt, batch * train_len / (t_train + t_opt), ru.ru_maxrss / 1024.0, dev_peak / 1048576.0, dev_total / 1048576.0,
+           load0, load1[0]);
     rc = 0;
 done:
     free(ids), free(prompts), free(lens), free(cu), free(lp), free(dlp);
@@ -184,24 +216,28 @@ done:
 
 static int run(int argc, char **argv) {
     const char *device = "auto", *matmul = NULL, *model = NULL;
-    long iters = 10, batch = 8, prompt_len = 128, gen_len = 128, train_len = 0, reps = 2;
-    double temperature = 0;
+    long iters = 10, batch = 8, prompt_len = 128, gen_len = 128, train_len = 0, reps = 2, top_k = 0;
+    double temperature = 0, top_p = 1;
     CliOpt opts[] = {{"--device", CLI_STR, &device}, {"--matmul", CLI_STR, &matmul}, {"--iters", CLI_INT, &iters},
                      {"--model", CLI_STR, &model}, {"--batch", CLI_INT, &batch}, {"--prompt-len", CLI_INT, &prompt_len},
                      {"--gen-len", CLI_INT, &gen_len}, {"--train-len", CLI_INT, &train_len}, {"--reps", CLI_INT, &reps},
-                     {"--temperature", CLI_DOUBLE, &temperature}};
+                     {"--temperature", CLI_DOUBLE, &temperature}, {"--top-k", CLI_INT, &top_k},
+                     {"--top-p", CLI_DOUBLE, &top_p}};
     int rc = cli_parse("bench", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
     if (!matmul && !model) return cli_error("bench", "nothing to measure: give --matmul or --model (see 'grpo bench --help')");
     if (iters < 1) return cli_error("bench", "--iters must be at least 1");
     if (train_len == 0) train_len = prompt_len + gen_len;
+    if (top_k < 0 || !(top_p > 0 && top_p <= 1) || !(temperature >= 0))
+        return cli_error("bench", "--temperature must be >= 0, --top-k >= 0 and --top-p in (0, 1]");
     if (batch < 1 || prompt_len < 1 || gen_len < 2 || train_len < 2 || reps < 1 || batch * train_len > 100000000L)
         return cli_error("bench", "--batch, --prompt-len, --reps must be positive and --gen-len, --train-len at least 2");
     Backend *b = NULL;
     if (backend_open(device, &b)) return cli_fail("bench");
     if (matmul) rc = bench_matmul(b, matmul, iters);
     if (!rc && model)
-        rc = bench_model(b, model, (int)batch, (int)prompt_len, (int)gen_len, (int)train_len, (int)reps, temperature);
+        rc = bench_model(b, model, (int)batch, (int)prompt_len, (int)gen_len, (int)train_len, (int)reps, temperature,
+                         (int)top_k, top_p);
     backend_close(b);
     return rc;
 }
@@ -214,10 +250,12 @@ const GrpoCommand grpo_cmd_bench = {
     "  --model DIR     the model's throughput: prefill (batch x prompt-len tokens into the KV cache),\n"
     "                  decode (batch sequences, gen-len new tokens each, EOS off; decode time =\n"
     "                  generate time - prefill time), train (forward + backward over batch x\n"
-    "                  train-len tokens), in tokens/s, and the peak RSS (MiB)\n"
+    "                  train-len tokens; train_step adds gradient clipping and AdamW), in tokens/s,\n"
+    "                  the peak RSS and, on a GPU, the peak device memory in use (MiB)\n"
     "  --batch N       sequences (default 8)     --prompt-len N  (default 128)\n"
     "  --gen-len N     new tokens (default 128)  --train-len N   (default prompt-len + gen-len)\n"
     "  --temperature T sampling temperature for decode (default 0 = greedy)\n"
+    "  --top-k K, --top-p P  sampling filters for decode (default off)\n"
     "  --reps N        generate timings, best of N (default 2)\n"
     "  --matmul M,N,K  time out (M,N) = x (M,K) @ W^T with W (N,K), fp32; N alone means N,N,N\n"
     "  --iters I       timed repetitions after one warm-up (default 10)\n"

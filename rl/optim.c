@@ -6,85 +6,60 @@
 
 #include "kernels/status.h"
 
-int adamw_build(AdamW *opt, size_t n) {
+int adamw_build(AdamW *opt, Backend *be, size_t n) {
     memset(opt, 0, sizeof *opt);
-    opt->m = calloc(n ? n : 1, sizeof(float));
-    opt->v = calloc(n ? n : 1, sizeof(float));
-    if (!opt->m || !opt->v) {
+    opt->be = be;
+    int st = be->adamw ? GRPO_OK : backend_require(be, NULL, "adamw");
+    if (!st) st = be->alloc(be, (void **)&opt->m, (n ? n : 1) * sizeof(float));
+    if (!st) st = be->alloc(be, (void **)&opt->v, (n ? n : 1) * sizeof(float));
+    if (st) {
         adamw_free(opt);
-        return grpo_fail(GRPO_ENOMEM, "optimizer: cannot allocate moments for %zu parameters", n);
+        return grpo_wrap(st, "optimizer: moments for %zu parameters: ", n);
     }
     opt->n = n;
     return GRPO_OK;
 }
 
 void adamw_free(AdamW *opt) {
-    free(opt->m);
-    free(opt->v);
+    if (opt->be) {
+        opt->be->free(opt->be, opt->m);
+        opt->be->free(opt->be, opt->v);
+    }
     memset(opt, 0, sizeof *opt);
 }
 
-void adamw_step(AdamW *opt, float *params, const float *grads, double lr, const AdamWConfig *cfg) {
+BackendAdamW adamw_constants(const AdamWConfig *cfg, double lr, long t) {
+    const double bc1 = 1.0 - pow(cfg->beta1, (double)t);
+    const double bc2 = 1.0 - pow(cfg->beta2, (double)t);
+    return (BackendAdamW){(float)cfg->beta1, (float)cfg->beta2, (float)(lr / bc1), (float)(1.0 - lr * cfg->weight_decay),
+                          (float)(1.0 / sqrt(bc2)), (float)cfg->eps};
+}
+
+int adamw_step(AdamW *opt, float *params, const float *grads, double lr, const AdamWConfig *cfg) {
     opt->t++;
-    const double bc1 = 1.0 - pow(cfg->beta1, (double)opt->t);
-    const double bc2 = 1.0 - pow(cfg->beta2, (double)opt->t);
-    const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2;
-    const float step = (float)(lr / bc1), decay = (float)(1.0 - lr * cfg->weight_decay);
-    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)), eps = (float)cfg->eps;
-    float *m = opt->m, *v = opt->v;
-    const long n = (long)opt->n;
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) {
-        const float g = grads[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        params[i] = params[i] * decay - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-    }
+    const BackendAdamW h = adamw_constants(cfg, lr, opt->t);
+    return opt->be->adamw(opt->be, params, opt->m, opt->v, grads, opt->n, &h);
 }
 
-#define NORM_CHUNK 65536
-
-double optim_grad_norm(const float *g, size_t n) {
-    const long chunks = (long)((n + NORM_CHUNK - 1) / NORM_CHUNK);
-    double *part = calloc(chunks ? chunks : 1, sizeof(double));
-    if (!part) { // fall back to one thread rather than fail a training step
-        double s = 0;
-        for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-        return sqrt(s);
-    }
-#pragma omp parallel for schedule(static)
-    for (long c = 0; c < chunks; c++) {
-        size_t lo = (size_t)c * NORM_CHUNK, hi = lo + NORM_CHUNK < n ? lo + NORM_CHUNK : n;
-        double s = 0;
-        for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
-        part[c] = s;
-    }
+int optim_grad_norm(Backend *be, const float *g, size_t n, double *norm) {
     double s = 0;
-    for (long c = 0; c < chunks; c++) s += part[c];
-    free(part);
-    return sqrt(s);
+    int st = be->sumsq ? GRPO_OK : backend_require(be, NULL, "sumsq");
+    if (!st) st = be->sumsq(be, &s, g, n);
+    *norm = st ? NAN : sqrt(s);
+    return st;
 }
 
-double optim_clip_grad_norm(float *g, size_t n, double max_norm) {
-    const double norm = optim_grad_norm(g, n);
-    if (max_norm > 0 && isfinite(norm)) {
-        const double coef = max_norm / (norm + 1e-6);
+int optim_clip_grad_norm(Backend *be, float *g, size_t n, double max_norm, double *norm) {
+    int st = optim_grad_norm(be, g, n, norm);
+    if (st) return st;
+    if (max_norm > 0 && isfinite(*norm)) {
+        const double coef = max_norm / (*norm + 1e-6);
         if (coef < 1.0) {
-            const float c = (float)coef;
-            const long nn = (long)n;
-#pragma omp parallel for schedule(static)
-            for (long i = 0; i < nn; i++) g[i] *= c;
+            if (!be->scale) return backend_require(be, NULL, "scale");
+            return be->scale(be, g, (float)coef, n);
         }
     }
-    return norm;
-}
-
-int optim_all_finite(const float *x, size_t n) {
-    int ok = 1;
-    const long nn = (long)n;
-#pragma omp parallel for schedule(static) reduction(&& : ok)
-    for (long i = 0; i < nn; i++) ok = ok && isfinite(x[i]);
-    return ok;
+    return GRPO_OK;
 }
 
 int optim_schedule_parse(const char *name, LrSchedule *out) {

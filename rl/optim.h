@@ -1,39 +1,47 @@
 // The optimizer side of a step: AdamW with fp32 moments over the model's one
 // contiguous parameter buffer, global gradient-norm clipping, and the learning
-// rate schedule. Host (CPU) memory; the CUDA backend gets its own kernels.
+// rate schedule. Parameters, gradients and moments are backend memory; the
+// loops are the backend's adamw / sumsq / scale ops, so a step never leaves
+// the device.
 #ifndef GRPO_OPTIM_H
 #define GRPO_OPTIM_H
 
 #include <stddef.h>
+
+#include "kernels/backend.h"
 
 typedef struct {
     double lr, beta1, beta2, eps, weight_decay;
 } AdamWConfig;
 
 typedef struct {
+    Backend *be;  // not owned
     size_t n;     // number of parameters
-    float *m, *v; // (n) first and second moments
+    float *m, *v; // (n) first and second moments, backend memory (zeroed)
     long t;       // steps taken (for bias correction)
 } AdamW;
 
-int adamw_build(AdamW *opt, size_t n);
+int adamw_build(AdamW *opt, Backend *be, size_t n);
 void adamw_free(AdamW *opt);
 
-// One update of params (n) from grads (n) at learning rate `lr` (the schedule's
-// value for this step; cfg->lr is ignored here). Decoupled weight decay as in
-// torch.optim.AdamW: p -= lr * wd * p before the Adam step.
-void adamw_step(AdamW *opt, float *params, const float *grads, double lr, const AdamWConfig *cfg);
+// The backend constants of step t (1-based) at learning rate lr.
+BackendAdamW adamw_constants(const AdamWConfig *cfg, double lr, long t);
 
-// The global L2 norm of grads (n), summed in float64 in fixed-size chunks so the
-// result does not depend on the number of threads.
-double optim_grad_norm(const float *grads, size_t n);
+// One update of params (n) from grads (n), both backend memory, at learning
+// rate `lr` (the schedule's value for this step; cfg->lr is ignored here).
+// Decoupled weight decay as in torch.optim.AdamW: p -= lr * wd * p before the
+// Adam step.
+int adamw_step(AdamW *opt, float *params, const float *grads, double lr, const AdamWConfig *cfg);
+
+// *norm = the global L2 norm of grads (n, backend memory), summed in float64
+// (on the CPU in fixed-size chunks, so it does not depend on the thread count).
+// Non-finite when any gradient is: the trainer's skip test.
+int optim_grad_norm(Backend *be, const float *grads, size_t n, double *norm);
 
 // Scales grads so their norm is at most max_norm (torch's clip_grad_norm_:
-// factor max_norm / (norm + 1e-6) when below 1). Returns the norm before clipping.
-double optim_clip_grad_norm(float *grads, size_t n, double max_norm);
-
-// 1 when every value is finite.
-int optim_all_finite(const float *x, size_t n);
+// factor max_norm / (norm + 1e-6) when below 1); *norm = the norm before
+// clipping. A non-finite norm leaves grads as they are.
+int optim_clip_grad_norm(Backend *be, float *grads, size_t n, double max_norm, double *norm);
 
 typedef enum { LR_CONSTANT, LR_COSINE, LR_LINEAR } LrSchedule;
 

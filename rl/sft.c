@@ -46,7 +46,7 @@ int sft_run(const TrainConfig *cfg, const char *out_dir, int quiet, SftResult *r
     AdamW opt = {0};
     Pack pk = {0};
     float *logp = NULL, *dlogp = NULL, *dcomp = NULL;
-    if ((st = model_alloc_grads(e.model)) || (st = adamw_build(&opt, e.model->n_params)) ||
+    if ((st = model_alloc_grads(e.model)) || (st = adamw_build(&opt, e.model->be, e.model->n_params)) ||
         (st = ds_iter_init(&it, ds_count(e.train), (uint64_t)cfg->seed, 1)))
         goto done;
     LrSchedule sched;
@@ -87,10 +87,11 @@ int sft_run(const TrainConfig *cfg, const char *out_dir, int quiet, SftResult *r
         if (step == 1) res->first_loss = loss;
         res->last_loss = loss;
         res->steps = step;
-        double gnorm = optim_clip_grad_norm(e.model->grads, e.model->n_params, cfg->max_grad_norm);
+        double gnorm;
+        if ((st = optim_clip_grad_norm(e.model->be, e.model->grads, e.model->n_params, cfg->max_grad_norm, &gnorm))) goto done;
         if (isfinite(loss) && isfinite(gnorm)) {
             double lr = optim_lr_at(sched, cfg->lr, step - 1, cfg->steps, cfg->warmup_steps, cfg->min_lr_ratio);
-            adamw_step(&opt, e.model->params, e.model->grads, lr, &ac);
+            if ((st = adamw_step(&opt, e.model->params, e.model->grads, lr, &ac))) goto done;
         }
         if (!quiet && (step == 1 || step % 10 == 0 || step == cfg->steps))
             fprintf(stderr, "sft step %ld/%ld  loss %.4f  grad_norm %.3f  %.1f s\n", step, cfg->steps, loss, gnorm, now_s() - t0);

@@ -134,14 +134,20 @@ int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, in
                 pack_scatter(&pk, dpos, dcomp);
                 if ((st = model_backward(policy, dpos))) goto done;
             }
-            if (o->poison_grads) policy->grads[0] = NAN;
-            double gn = optim_clip_grad_norm(policy->grads, policy->n_params, o->max_grad_norm);
+            if (o->poison_grads) {
+                const float nan = NAN;
+                if ((st = policy->be->to_device(policy->be, policy->grads, &nan, sizeof nan))) goto done;
+            }
+            double gn;
+            if ((st = optim_clip_grad_norm(policy->be, policy->grads, policy->n_params, o->max_grad_norm, &gn))) goto done;
             // A non-finite loss or gradient is never applied: skipping keeps the
-            // weights usable and the trainer counts the streak.
-            if (!isfinite(mb_loss) || !isfinite(gn) || !optim_all_finite(policy->grads, policy->n_params)) {
+            // weights usable and the trainer counts the streak. The norm is
+            // non-finite exactly when some gradient is (the sum of squares is
+            // accumulated in float64, which no float32's square overflows).
+            if (!isfinite(mb_loss) || !isfinite(gn)) {
                 out->n_skipped++;
             } else {
-                adamw_step(opt, policy->params, policy->grads, o->lr, &o->adam);
+                if ((st = adamw_step(opt, policy->params, policy->grads, o->lr, &o->adam))) goto done;
                 out->n_updates++;
             }
             loss_sum += mb_loss;

@@ -56,7 +56,30 @@ static int cpu_matmul(Backend *b, float *out, const float *a, const float *bm,
     return GRPO_OK;
 }
 
-static void cpu_destroy(Backend *b) { free(b); }
+typedef struct {
+    void *scratch; // cpu_scratch's buffer
+    size_t scratch_bytes;
+} CpuCtx;
+
+void *cpu_scratch(Backend *b, size_t bytes) {
+    CpuCtx *c = b->ctx;
+    if (c->scratch_bytes < bytes) {
+        free(c->scratch);
+        c->scratch = NULL;
+        c->scratch_bytes = 0;
+        size_t rounded = (bytes + 63) & ~(size_t)63;
+        if (!(c->scratch = aligned_alloc(64, rounded))) return NULL;
+        c->scratch_bytes = rounded;
+    }
+    return c->scratch;
+}
+
+static void cpu_destroy(Backend *b) {
+    CpuCtx *c = b->ctx;
+    if (c) free(c->scratch);
+    free(c);
+    free(b);
+}
 
 static void cpu_model_name(char *dst, size_t n) {
     snprintf(dst, n, "cpu");
@@ -79,7 +102,13 @@ static void cpu_model_name(char *dst, size_t n) {
 
 int backend_cpu_create(Backend **out) {
     Backend *b = calloc(1, sizeof *b);
-    if (!b) return grpo_fail(GRPO_ENOMEM, "cpu: out of memory");
+    CpuCtx *c = calloc(1, sizeof *c);
+    if (!b || !c) {
+        free(b);
+        free(c);
+        return grpo_fail(GRPO_ENOMEM, "cpu: out of memory");
+    }
+    b->ctx = c;
     b->name = "cpu";
     b->kind = BACKEND_CPU;
     cpu_model_name(b->device_name, sizeof b->device_name);
@@ -111,6 +140,10 @@ int backend_cpu_create(Backend **out) {
     b->bias_forward = cpu_bias_forward;
     b->bias_backward = cpu_bias_backward;
     b->scatter_rows = cpu_scatter_rows;
+    b->adamw = cpu_adamw;
+    b->sumsq = cpu_sumsq;
+    b->scale = cpu_scale;
+    b->sample = cpu_sample;
     b->destroy = cpu_destroy;
     *out = b;
     return GRPO_OK;

@@ -55,5 +55,15 @@ void cpu_matmul_small(float *y, const float *x, const float *w, int M, int N, in
 // a failed CPU detection at startup.
 const char *cpu_blas_core(void);
 int cpu_scatter_rows(Backend *b, float *dst, const float *src, const int32_t *dst_rows, int n, int dim);
+// optim.c
+int cpu_adamw(Backend *b, float *params, float *m, float *v, const float *grads, size_t n, const BackendAdamW *h);
+int cpu_sumsq(Backend *b, double *host_out, const float *x, size_t n);
+int cpu_scale(Backend *b, float *x, float s, size_t n);
+// sample.c
+int cpu_sample(Backend *b, int32_t *tokens, float *logprobs, uint64_t *rng, const float *logits, const int32_t *seq,
+               const BackendSampleCfg *cfg, int S, int V);
+// At least `bytes` of scratch owned by the backend (kept between calls; NULL
+// when out of memory). One caller at a time, like the backend itself.
+void *cpu_scratch(Backend *b, size_t bytes);
 
 #endif

@@ -1,10 +1,12 @@
-// The CUDA backend: device memory on one stream, matmuls through cuBLAS.
+// The CUDA backend: device memory on one stream, matmuls through cuBLAS, the
+// model's ops in the other kernels/cuda/*.cu files (fp32, matching kernels/cpu/).
 // Everything is asynchronous on ctx->stream; copies to the host synchronise.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/cuda_train.cuh"
 
 extern "C" int backend_cuda_probe(char *name, size_t name_len) {
     if (name && name_len) name[0] = '\0';
@@ -36,6 +38,20 @@ static int cuda_alloc(Backend *b, void **ptr, size_t bytes) {
         return grpo_fail(GRPO_ENOMEM, "cuda: cannot allocate %zu bytes: %s", bytes, cudaGetErrorString(e));
     }
     CUDA_TRY(cudaMemsetAsync(*ptr, 0, bytes, cuda_ctx(b)->stream));
+    // Memory only grows at an allocation, so sampling here finds the peak.
+    size_t fr = 0, total = 0;
+    if (cudaMemGetInfo(&fr, &total) == cudaSuccess && total - fr > cuda_ctx(b)->peak_used)
+        cuda_ctx(b)->peak_used = total - fr;
+    return GRPO_OK;
+}
+
+static int cuda_mem_stats(Backend *b, size_t *in_use, size_t *peak, size_t *total) {
+    size_t fr = 0, tot = 0;
+    CUDA_TRY(cudaMemGetInfo(&fr, &tot));
+    if (tot - fr > cuda_ctx(b)->peak_used) cuda_ctx(b)->peak_used = tot - fr;
+    if (in_use) *in_use = tot - fr;
+    if (peak) *peak = cuda_ctx(b)->peak_used;
+    if (total) *total = tot;
     return GRPO_OK;
 }
 
@@ -50,10 +66,36 @@ static int cuda_to_device(Backend *b, void *dst, const void *src, size_t bytes) 
     return GRPO_OK;
 }
 
+// Waits for the stream, then reports (and clears) the first error a kernel
+// recorded in dev_err: bad data found on the device (see cuda_common.cuh).
+static int cuda_finish(Backend *b) {
+    CudaCtx *c = cuda_ctx(b);
+    int e[4] = {0, 0, 0, 0};
+    CUDA_TRY(cudaMemcpyAsync(e, c->dev_err, sizeof e, cudaMemcpyDeviceToHost, c->stream));
+    CUDA_TRY(cudaStreamSynchronize(c->stream));
+    if (e[0] == CUDA_ERR_NONE) return GRPO_OK;
+    CUDA_TRY(cudaMemsetAsync(c->dev_err, 0, sizeof e, c->stream));
+    CUDA_TRY(cudaStreamSynchronize(c->stream));
+    switch (e[0]) {
+    case CUDA_ERR_EMBED_ID:
+        return grpo_fail(GRPO_EINVAL, "embedding: token id %d at position %d is outside the vocabulary (%d)", e[1],
+                         e[2], e[3]);
+    case CUDA_ERR_TARGET:
+        return grpo_fail(GRPO_EINVAL, "logprob: target %d at row %d is outside the vocabulary (%d)", e[1], e[2], e[3]);
+    case CUDA_ERR_ATTN_SEQ:
+        return grpo_fail(GRPO_EINVAL, "attention: sequence %d has bad offsets", e[1]);
+    case CUDA_ERR_ATTN_QSTART:
+        return grpo_fail(GRPO_EINVAL, "attention: q_start must run from 0 to T=%d", e[1]);
+    case CUDA_ERR_SCATTER_ROW:
+        return grpo_fail(GRPO_EINVAL, "scatter_rows: destination row %d (source row %d) is negative", e[1], e[2]);
+    default:
+        return grpo_fail(GRPO_EINTERNAL, "cuda: unknown device error code %d", e[0]);
+    }
+}
+
 static int cuda_to_host(Backend *b, void *dst, const void *src, size_t bytes) {
     CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cuda_ctx(b)->stream));
-    CUDA_TRY(cudaStreamSynchronize(cuda_ctx(b)->stream));
-    return GRPO_OK;
+    return cuda_finish(b);
 }
 
 static int cuda_copy(Backend *b, void *dst, const void *src, size_t bytes) {
@@ -66,8 +108,23 @@ static int cuda_memset(Backend *b, void *dst, int byte, size_t bytes) {
     return GRPO_OK;
 }
 
-static int cuda_sync(Backend *b) {
-    CUDA_TRY(cudaStreamSynchronize(cuda_ctx(b)->stream));
+static int cuda_sync(Backend *b) { return cuda_finish(b); }
+
+int cuda_scratch(Backend *b, void **p, size_t bytes) {
+    CudaCtx *c = cuda_ctx(b);
+    *p = NULL;
+    if (bytes > c->scratch_bytes) {
+        if (c->scratch) cudaFree(c->scratch);
+        c->scratch = NULL;
+        c->scratch_bytes = 0;
+        cudaError_t e = cudaMalloc(&c->scratch, bytes);
+        if (e != cudaSuccess) {
+            c->scratch = NULL;
+            return grpo_fail(GRPO_ENOMEM, "cuda: cannot allocate %zu bytes of scratch: %s", bytes, cudaGetErrorString(e));
+        }
+        c->scratch_bytes = bytes;
+    }
+    *p = c->scratch;
     return GRPO_OK;
 }
 
@@ -98,6 +155,8 @@ static void cuda_destroy(Backend *b) {
     CudaCtx *c = cuda_ctx(b);
     if (c) {
         if (c->cublas) cublasDestroy(c->cublas);
+        if (c->dev_err) cudaFree(c->dev_err);
+        if (c->scratch) cudaFree(c->scratch);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
     }
@@ -128,9 +187,19 @@ extern "C" int backend_cuda_create(Backend **out) {
     b->memset = cuda_memset;
     b->sync = cuda_sync;
     b->matmul = cuda_matmul;
+    cuda_register_train_ops(b);
+    b->mem_stats = cuda_mem_stats;
     b->destroy = cuda_destroy;
+    cuda_register_embedding(b);
+    cuda_register_norm(b);
+    cuda_register_rope(b);
+    cuda_register_attention(b);
+    cuda_register_elementwise(b);
+    cuda_register_logprob(b);
     cudaError_t e = cudaSetDevice(0);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess) e = cudaMalloc((void **)&c->dev_err, 4 * sizeof(int));
+    if (e == cudaSuccess) e = cudaMemsetAsync(c->dev_err, 0, 4 * sizeof(int), c->stream);
     if (e != cudaSuccess) {
         cuda_destroy(b);
         return grpo_fail(GRPO_EDEVICE, "cuda: cannot initialise the device: %s", cudaGetErrorString(e));

@@ -1,0 +1,316 @@
+// Causal grouped-query attention over packed sequences (as kernels/cpu/attention.c,
+// the contract is in backend.h). Flash-style: one warp per (query row, head)
+// streams over its keys with an online softmax, so scores are never stored;
+// forward saves the log-sum-exp and backward recomputes the probabilities.
+// The same kernel serves prefill, training and decoding (one query row per
+// sequence reading a KV cache through kv_start / q_pos0).
+//
+// Layout inside a warp: lane l holds elements l, l + 32, ... of a head
+// (ND = ceil(head_dim / 32) per lane, head_dim <= 256), so row loads are
+// coalesced and a dot product is a per-lane partial sum plus a warp reduction.
+#include <stdlib.h>
+
+#include "kernels/cuda/cuda_common.cuh"
+
+#define ATTN_WARPS 4 // warps per block
+#define ATTN_MAX_HEAD_DIM 256
+
+// The sequence that owns query row t: the last s with q_start[s] <= t.
+__device__ __forceinline__ int seq_of(const int32_t *q_start, int S, int t) {
+    int lo = 0, hi = S - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (q_start[mid] <= t) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+template <int ND>
+__device__ __forceinline__ float warp_dot(const float (&a)[ND], const float *row, int lane, int hd) {
+    float p = 0.0f;
+#pragma unroll
+    for (int e = 0; e < ND; e++) {
+        int d = lane + 32 * e;
+        if (d < hd) p += a[e] * row[d];
+    }
+    return warp_sum(p);
+}
+
+template <int ND>
+__device__ __forceinline__ void load_row(float (&a)[ND], const float *row, int lane, int hd) {
+#pragma unroll
+    for (int e = 0; e < ND; e++) {
+        int d = lane + 32 * e;
+        a[e] = d < hd ? row[d] : 0.0f;
+    }
+}
+
+// Checks the offsets the CPU backend checks on the host (which would cost the
+// GPU a synchronisation); the kernels below also skip rows whose offsets are bad.
+__global__ void attn_check_kernel(const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
+                                  int *err) {
+    for (int s = threadIdx.x; s < S; s += blockDim.x)
+        if (q_start[s + 1] - q_start[s] < 0 || q_pos0[s] < 0 || kv_start[s] < 0)
+            cuda_report(err, CUDA_ERR_ATTN_SEQ, s, 0, 0);
+    if (threadIdx.x == 0 && (q_start[0] != 0 || q_start[S] != T)) cuda_report(err, CUDA_ERR_ATTN_QSTART, T, 0, 0);
+}
+
+// The (sequence, index within it) of query row t, or -1 when offsets are bad.
+__device__ __forceinline__ int row_seq(const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
+                                       int t, int *i) {
+    int s = seq_of(q_start, S, t);
+    *i = t - q_start[s];
+    if (*i < 0 || t >= q_start[s + 1] || q_pos0[s] < 0 || kv_start[s] < 0) return -1;
+    return s;
+}
+
+template <int ND>
+__global__ void attn_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v,
+                                    const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
+                                    int T, int nh, int nkv, int hd, float scale) {
+    // out, q (T, nh*hd); k, v (*, nkv*hd); lse (T, nh) or NULL
+    long long w = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (w >= (long long)T * nh) return; // whole warps exit together
+    int t = (int)(w / nh), h = (int)(w % nh);
+    const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
+    float *o = out + (size_t)t * qd + (size_t)h * hd;
+    int i;
+    int s = row_seq(q_start, kv_start, q_pos0, S, t, &i);
+    if (s < 0) { // reported by attn_check_kernel
+        for (int d = lane; d < hd; d += 32) o[d] = 0.0f;
+        if (lse && lane == 0) lse[(size_t)t * nh + h] = 0.0f;
+        return;
+    }
+    int n_keys = q_pos0[s] + i + 1;
+    size_t kv0 = (size_t)kv_start[s] * kvd + (size_t)(h / (nh / nkv)) * hd;
+    const float *kb = k + kv0, *vb = v + kv0;
+    float qr[ND], acc[ND];
+    load_row<ND>(qr, q + (size_t)t * qd + (size_t)h * hd, lane, hd);
+#pragma unroll
+    for (int e = 0; e < ND; e++) acc[e] = 0.0f;
+    float m = -INFINITY, l = 0.0f;
+    // Unrolled so the next keys' loads issue while this key's reduction runs.
+#pragma unroll 4
+    for (int j = 0; j < n_keys; j++) {
+        float sc = warp_dot<ND>(qr, kb + (size_t)j * kvd, lane, hd) * scale;
+        float mnew = fmaxf(m, sc);
+        float corr = expf(m - mnew), p = expf(sc - mnew); // corr = 0 on the first key
+        l = l * corr + p;
+        const float *vj = vb + (size_t)j * kvd;
+#pragma unroll
+        for (int e = 0; e < ND; e++) {
+            int d = lane + 32 * e;
+            acc[e] = acc[e] * corr + (d < hd ? p * vj[d] : 0.0f);
+        }
+        m = mnew;
+    }
+    float inv = 1.0f / l;
+#pragma unroll
+    for (int e = 0; e < ND; e++) {
+        int d = lane + 32 * e;
+        if (d < hd) o[d] = acc[e] * inv;
+    }
+    if (lse && lane == 0) lse[(size_t)t * nh + h] = m + logf(l);
+}
+
+// Backward pass 1, one warp per (query row, head): D = dout . out, saved for
+// pass 2, and dq = sum_j ds_j k_j with ds_j = p_j (dout . v_j - D) * scale.
+template <int ND>
+__global__ void attn_backward_dq_kernel(float *dq, float *Dbuf, const float *dout, const float *q, const float *k,
+                                        const float *v, const float *out, const float *lse, const int32_t *q_start,
+                                        const int32_t *kv_start, const int32_t *q_pos0, int S, int T, int nh, int nkv,
+                                        int hd, float scale) {
+    long long w = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (w >= (long long)T * nh) return;
+    int t = (int)(w / nh), h = (int)(w % nh);
+    const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
+    const size_t o = (size_t)t * qd + (size_t)h * hd;
+    int i;
+    int s = row_seq(q_start, kv_start, q_pos0, S, t, &i);
+    if (s < 0) {
+        for (int d = lane; d < hd; d += 32) dq[o + d] = 0.0f;
+        if (lane == 0) Dbuf[(size_t)t * nh + h] = 0.0f;
+        return;
+    }
+    float qr[ND], dor[ND], orow[ND], acc[ND];
+    load_row<ND>(qr, q + o, lane, hd);
+    load_row<ND>(dor, dout + o, lane, hd);
+    load_row<ND>(orow, out + o, lane, hd);
+    float D = 0.0f;
+#pragma unroll
+    for (int e = 0; e < ND; e++) {
+        D += dor[e] * orow[e];
+        acc[e] = 0.0f;
+    }
+    D = warp_sum(D);
+    if (lane == 0) Dbuf[(size_t)t * nh + h] = D;
+    float L = lse[(size_t)t * nh + h];
+    int n_keys = q_pos0[s] + i + 1;
+    size_t kv0 = (size_t)kv_start[s] * kvd + (size_t)(h / (nh / nkv)) * hd;
+    // Unrolled so the next keys' loads issue while this key's reduction runs.
+#pragma unroll 4
+    for (int j = 0; j < n_keys; j++) {
+        const float *kj = k + kv0 + (size_t)j * kvd, *vj = v + kv0 + (size_t)j * kvd;
+        float p = expf(warp_dot<ND>(qr, kj, lane, hd) * scale - L);
+        float ds = p * (warp_dot<ND>(dor, vj, lane, hd) - D) * scale;
+#pragma unroll
+        for (int e = 0; e < ND; e++) {
+            int d = lane + 32 * e;
+            if (d < hd) acc[e] += ds * kj[d];
+        }
+    }
+#pragma unroll
+    for (int e = 0; e < ND; e++) {
+        int d = lane + 32 * e;
+        if (d < hd) dq[o + d] = acc[e];
+    }
+}
+
+// Backward pass 2, one warp per (sequence, key row jj, kv head): sums over the
+// group's heads and the queries that see key jj (index i >= jj - q_pos0).
+// Each dk, dv row has one writer (sequences do not share key rows), so no
+// atomics and a fixed order. grid = (ceil(max_keys / ATTN_WARPS), nkv, S).
+template <int ND>
+__global__ void attn_backward_dkdv_kernel(float *dk, float *dv, const float *Dbuf, const float *dout, const float *q,
+                                          const float *k, const float *v, const float *lse, const int32_t *q_start,
+                                          const int32_t *kv_start, const int32_t *q_pos0, int nh, int nkv, int hd,
+                                          float scale) {
+    int lane = threadIdx.x & 31;
+    int jj = blockIdx.x * ATTN_WARPS + (threadIdx.x >> 5), hk = blockIdx.y, s = blockIdx.z;
+    int len = q_start[s + 1] - q_start[s], p0 = q_pos0[s];
+    if (jj >= p0 + len) return;
+    const int group = nh / nkv;
+    const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
+    const size_t krow = ((size_t)kv_start[s] + jj) * kvd + (size_t)hk * hd;
+    float kr[ND], vr[ND], dka[ND], dva[ND];
+    load_row<ND>(kr, k + krow, lane, hd);
+    load_row<ND>(vr, v + krow, lane, hd);
+#pragma unroll
+    for (int e = 0; e < ND; e++) dka[e] = dva[e] = 0.0f;
+    int i0 = jj - p0 > 0 ? jj - p0 : 0;
+    for (int h = hk * group; h < (hk + 1) * group; h++)
+#pragma unroll 4
+        for (int i = i0; i < len; i++) {
+            int t = q_start[s] + i;
+            const float *qrow = q + (size_t)t * qd + (size_t)h * hd, *dorow = dout + (size_t)t * qd + (size_t)h * hd;
+            float p = expf(warp_dot<ND>(kr, qrow, lane, hd) * scale - lse[(size_t)t * nh + h]);
+            float ds = p * (warp_dot<ND>(vr, dorow, lane, hd) - Dbuf[(size_t)t * nh + h]) * scale;
+#pragma unroll
+            for (int e = 0; e < ND; e++) {
+                int d = lane + 32 * e;
+                if (d < hd) {
+                    dka[e] += ds * qrow[d];
+                    dva[e] += p * dorow[d];
+                }
+            }
+        }
+#pragma unroll
+    for (int e = 0; e < ND; e++) {
+        int d = lane + 32 * e;
+        if (d < hd) {
+            dk[krow + d] += dka[e];
+            dv[krow + d] += dva[e];
+        }
+    }
+}
+
+static int check_sizes(int S, int T, int n_heads, int n_kv_heads, int head_dim) {
+    if (S < 0 || T < 0 || n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads)
+        return grpo_fail(GRPO_EINVAL, "attention: bad sizes (S=%d T=%d heads=%d kv_heads=%d)", S, T, n_heads,
+                         n_kv_heads);
+    if (S == 0 && T != 0) return grpo_fail(GRPO_EINVAL, "attention: %d query rows but no sequences", T);
+    if (head_dim <= 0 || head_dim > ATTN_MAX_HEAD_DIM)
+        return grpo_fail(GRPO_EUNSUPPORTED, "attention: head_dim %d is outside 1..%d on the cuda backend", head_dim,
+                         ATTN_MAX_HEAD_DIM);
+    return GRPO_OK;
+}
+
+// Picks the per-lane width: a runtime head_dim to a compile-time ND.
+#define ATTN_DISPATCH(hd, KERNEL, GRID, BLOCK, STREAM, ...)                                        \
+    do {                                                                                           \
+        if ((hd) <= 32) KERNEL<1><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                      \
+        else if ((hd) <= 64) KERNEL<2><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                 \
+        else if ((hd) <= 128) KERNEL<4><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                \
+        else KERNEL<8><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                                 \
+    } while (0)
+
+static int cuda_attention_forward(Backend *b, float *out, float *lse, const float *q, const float *k, const float *v,
+                                  const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
+                                  int n_heads, int n_kv_heads, int head_dim) {
+    int st = check_sizes(S, T, n_heads, n_kv_heads, head_dim);
+    if (st || T == 0) return st;
+    CudaCtx *c = cuda_ctx(b);
+    attn_check_kernel<<<1, 256, 0, c->stream>>>(q_start, kv_start, q_pos0, S, T, c->dev_err);
+    CUDA_TRY_LAUNCH();
+    long long warps = (long long)T * n_heads;
+    unsigned grid = (unsigned)((warps + ATTN_WARPS - 1) / ATTN_WARPS);
+    float scale = 1.0f / sqrtf((float)head_dim);
+    ATTN_DISPATCH(head_dim, attn_forward_kernel, grid, ATTN_WARPS * 32, c->stream, out, lse, q, k, v, q_start,
+                  kv_start, q_pos0, S, T, n_heads, n_kv_heads, head_dim, scale);
+    CUDA_TRY_LAUNCH();
+    return GRPO_OK;
+}
+
+// Backward needs the longest sequence's key count for its grid, so it reads the
+// (small) offset arrays back and checks them on the host as the CPU does; one
+// synchronisation per layer is noise beside a training step.
+static int read_offsets(Backend *b, int32_t *h, const int32_t *q_start, const int32_t *kv_start,
+                        const int32_t *q_pos0, int S, int T, int *max_keys) {
+    CudaCtx *c = cuda_ctx(b);
+    int32_t *hqs = h, *hks = h + S + 1, *hq0 = hks + S;
+    CUDA_TRY(cudaMemcpyAsync(hqs, q_start, (size_t)(S + 1) * 4, cudaMemcpyDeviceToHost, c->stream));
+    CUDA_TRY(cudaMemcpyAsync(hks, kv_start, (size_t)S * 4, cudaMemcpyDeviceToHost, c->stream));
+    CUDA_TRY(cudaMemcpyAsync(hq0, q_pos0, (size_t)S * 4, cudaMemcpyDeviceToHost, c->stream));
+    CUDA_TRY(cudaStreamSynchronize(c->stream));
+    if (hqs[0] != 0 || hqs[S] != T) return grpo_fail(GRPO_EINVAL, "attention: q_start must run from 0 to T=%d", T);
+    int mk = 0;
+    for (int s = 0; s < S; s++) {
+        int len = hqs[s + 1] - hqs[s];
+        if (len < 0 || hq0[s] < 0 || hks[s] < 0)
+            return grpo_fail(GRPO_EINVAL, "attention: sequence %d has bad offsets", s);
+        if (hq0[s] + len > mk) mk = hq0[s] + len;
+    }
+    *max_keys = mk;
+    return GRPO_OK;
+}
+
+static int cuda_attention_backward(Backend *b, float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                   const float *k, const float *v, const float *out, const float *lse,
+                                   const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
+                                   int T, int n_heads, int n_kv_heads, int head_dim) {
+    int st = check_sizes(S, T, n_heads, n_kv_heads, head_dim);
+    if (st || T == 0) return st;
+    if (S > 65535 || n_kv_heads > 65535)
+        return grpo_fail(GRPO_EUNSUPPORTED, "attention backward: %d sequences x %d kv heads exceed the cuda grid", S,
+                         n_kv_heads);
+    int32_t *h = (int32_t *)malloc((size_t)(3 * S + 1) * sizeof(int32_t));
+    if (!h) return grpo_fail(GRPO_ENOMEM, "attention backward: out of host memory");
+    int max_keys = 0;
+    st = read_offsets(b, h, q_start, kv_start, q_pos0, S, T, &max_keys);
+    free(h);
+    if (st) return st;
+    CudaCtx *c = cuda_ctx(b);
+    float *Dbuf = NULL;
+    st = cuda_scratch(b, (void **)&Dbuf, (size_t)T * n_heads * sizeof(float));
+    if (st) return st;
+    float scale = 1.0f / sqrtf((float)head_dim);
+    long long warps = (long long)T * n_heads;
+    unsigned grid = (unsigned)((warps + ATTN_WARPS - 1) / ATTN_WARPS);
+    ATTN_DISPATCH(head_dim, attn_backward_dq_kernel, grid, ATTN_WARPS * 32, c->stream, dq, Dbuf, dout, q, k, v, out,
+                  lse, q_start, kv_start, q_pos0, S, T, n_heads, n_kv_heads, head_dim, scale);
+    CUDA_TRY_LAUNCH();
+    if (max_keys == 0) return GRPO_OK;
+    dim3 grid2((unsigned)((max_keys + ATTN_WARPS - 1) / ATTN_WARPS), (unsigned)n_kv_heads, (unsigned)S);
+    ATTN_DISPATCH(head_dim, attn_backward_dkdv_kernel, grid2, ATTN_WARPS * 32, c->stream, dk, dv, Dbuf, dout, q, k, v,
+                  lse, q_start, kv_start, q_pos0, n_heads, n_kv_heads, head_dim, scale);
+    CUDA_TRY_LAUNCH();
+    return GRPO_OK;
+}
+
+void cuda_register_attention(Backend *b) {
+    b->attention_forward = cuda_attention_forward;
+    b->attention_backward = cuda_attention_backward;
+}

@@ -1,0 +1,459 @@
+// Every model op of the CUDA backend against the CPU backend (the fp32
+// reference) on the same random inputs, at several sizes including odd ones,
+// forward and backward. Where no usable GPU exists the test reports itself
+// skipped and says why.
+//
+// Tolerance (tu_compare.h): |gpu - cpu| <= atol + rtol * |cpu| per element.
+// Elementwise ops differ only by the libm (expf, sinf, ...) and FMA
+// contraction: atol 1e-6, rtol 1e-5. Reductions (norms, softmax, attention,
+// column sums) sum in a different order than the CPU: atol 1e-5, rtol 1e-4.
+// The embedding backward sums in the CPU's order and must match exactly.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+#include "testlib.h"
+#include "tu_compare.h"
+
+#define EW_ATOL 1e-6
+#define EW_RTOL 1e-5
+#define RED_ATOL 1e-5
+#define RED_RTOL 1e-4
+
+static Backend *cpu, *gpu;
+static uint64_t rng = 20261128;
+
+// Every buffer of a case is tracked here and released by release_all().
+#define MAX_BUFS 256
+static void *dbufs[MAX_BUFS], *hbufs[MAX_BUFS];
+static int n_dbufs, n_hbufs;
+
+static void *hmalloc(size_t bytes) {
+    void *p = calloc(1, bytes ? bytes : 4);
+    if (!p || n_hbufs == MAX_BUFS) {
+        fprintf(stderr, "test_cuda_ops: out of host memory or buffer slots\n");
+        exit(1);
+    }
+    return hbufs[n_hbufs++] = p;
+}
+static float *randf(size_t n, float scale) {
+    float *x = hmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = tu_rand_uniform(&rng) * scale;
+    return x;
+}
+// A device copy of host bytes.
+static void *dev(const void *h, size_t bytes) {
+    void *d = NULL;
+    if (gpu->alloc(gpu, &d, bytes ? bytes : 4) || n_dbufs == MAX_BUFS) {
+        fprintf(stderr, "test_cuda_ops: device allocation of %zu bytes failed: %s\n", bytes, grpo_errmsg());
+        exit(1);
+    }
+    dbufs[n_dbufs++] = d;
+    if (bytes && h) CHECK(gpu->to_device(gpu, d, h, bytes) == GRPO_OK, "to_device: %s", grpo_errmsg());
+    return d;
+}
+// A host copy of n floats of device memory (after the queued work finished).
+static float *host(const void *d, size_t n) {
+    float *h = hmalloc(n * sizeof(float));
+    CHECK(gpu->to_host(gpu, h, d, n * sizeof(float)) == GRPO_OK, "to_host: %s", grpo_errmsg());
+    return h;
+}
+static void release_all(void) {
+    for (int i = 0; i < n_dbufs; i++) gpu->free(gpu, dbufs[i]);
+    for (int i = 0; i < n_hbufs; i++) free(hbufs[i]);
+    n_dbufs = n_hbufs = 0;
+}
+// The op's status and any error the device recorded for it.
+static void ok(int st, const char *what) {
+    CHECK(st == GRPO_OK, "%s: %s", what, grpo_errmsg());
+    if (!st) {
+        st = gpu->sync(gpu);
+        CHECK(st == GRPO_OK, "%s (at sync): %s", what, grpo_errmsg());
+    }
+}
+static void cmp(const char *what, const void *d, const float *ref, size_t n, double atol, double rtol) {
+    float *g = host(d, n);
+    tu_compare(what, g, ref, n, atol, rtol, 1);
+}
+
+// ---------------------------------------------------------------- embedding
+static void test_embedding(int T, int C, int V) {
+    char w[160];
+    int32_t *ids = hmalloc((size_t)T * 4);
+    // Draw from a few ids so tokens repeat and the backward really accumulates.
+    for (int t = 0; t < T; t++) ids[t] = (int32_t)(tu_rand_u64(&rng) % (uint64_t)(t % 2 ? V : 5));
+    float *wte = randf((size_t)V * C, 1.0f), *dout = randf((size_t)T * C, 1.0f), *dwte = randf((size_t)V * C, 1.0f);
+    float *out = hmalloc((size_t)T * C * 4);
+    void *d_ids = dev(ids, (size_t)T * 4), *d_wte = dev(wte, (size_t)V * C * 4), *d_out = dev(NULL, (size_t)T * C * 4);
+    void *d_dout = dev(dout, (size_t)T * C * 4), *d_dwte = dev(dwte, (size_t)V * C * 4);
+    snprintf(w, sizeof w, "embedding_forward T=%d C=%d V=%d", T, C, V);
+    ok(gpu->embedding_forward(gpu, d_out, d_ids, d_wte, T, C, V), w);
+    CHECK(cpu->embedding_forward(cpu, out, ids, wte, T, C, V) == GRPO_OK, "%s", grpo_errmsg());
+    cmp(w, d_out, out, (size_t)T * C, 0, 0);
+    snprintf(w, sizeof w, "embedding_backward T=%d C=%d V=%d (exact)", T, C, V);
+    ok(gpu->embedding_backward(gpu, d_dwte, d_dout, d_ids, T, C, V), w);
+    CHECK(cpu->embedding_backward(cpu, dwte, dout, ids, T, C, V) == GRPO_OK, "%s", grpo_errmsg());
+    cmp(w, d_dwte, dwte, (size_t)V * C, 0, 0);
+    release_all();
+}
+
+// A token id outside the vocabulary is found on the device and reported by
+// the next sync (and only once: the flag is cleared).
+static void test_embedding_bad_id(void) {
+    int32_t ids[3] = {1, 7, 2};
+    float *wte = randf(5 * 4, 1.0f);
+    void *d_ids = dev(ids, sizeof ids), *d_wte = dev(wte, 5 * 4 * 4), *d_out = dev(NULL, 3 * 4 * 4);
+    CHECK(gpu->embedding_forward(gpu, d_out, d_ids, d_wte, 3, 4, 5) == GRPO_OK, "%s", grpo_errmsg());
+    int st = gpu->sync(gpu);
+    CHECK(st == GRPO_EINVAL && strstr(grpo_errmsg(), "token id 7 at position 1"), "bad id: status %d, '%s'", st,
+          grpo_errmsg());
+    CHECK(gpu->sync(gpu) == GRPO_OK, "the error flag stays set: %s", grpo_errmsg());
+    release_all();
+}
+
+// ---------------------------------------------------------------- rmsnorm
+static void test_rmsnorm(int T, int C, int with_rstd) {
+    char w[160];
+    float *x = randf((size_t)T * C, 2.0f), *wt = randf(C, 1.0f), *dy = randf((size_t)T * C, 1.0f);
+    float *dx = randf((size_t)T * C, 1.0f), *dw = randf(C, 1.0f);
+    float *y = hmalloc((size_t)T * C * 4), *r = hmalloc((size_t)T * 4);
+    void *d_x = dev(x, (size_t)T * C * 4), *d_w = dev(wt, (size_t)C * 4), *d_y = dev(NULL, (size_t)T * C * 4);
+    void *d_r = dev(NULL, (size_t)T * 4), *d_dy = dev(dy, (size_t)T * C * 4), *d_dx = dev(dx, (size_t)T * C * 4);
+    void *d_dw = dev(dw, (size_t)C * 4);
+    snprintf(w, sizeof w, "rmsnorm_forward T=%d C=%d%s", T, C, with_rstd ? "" : " rstd=NULL");
+    ok(gpu->rmsnorm_forward(gpu, d_y, with_rstd ? d_r : NULL, d_x, d_w, T, C, 1e-6f), w);
+    CHECK(cpu->rmsnorm_forward(cpu, y, r, x, wt, T, C, 1e-6f) == GRPO_OK, "%s", grpo_errmsg());
+    cmp(w, d_y, y, (size_t)T * C, RED_ATOL, RED_RTOL);
+    if (!with_rstd) {
+        release_all();
+        return;
+    }
+    snprintf(w, sizeof w, "rmsnorm_forward rstd T=%d C=%d", T, C);
+    cmp(w, d_r, r, (size_t)T, RED_ATOL, RED_RTOL);
+    // Backward from the CPU's rstd on both, so only the backward is compared.
+    CHECK(gpu->to_device(gpu, d_r, r, (size_t)T * 4) == GRPO_OK, "%s", grpo_errmsg());
+    snprintf(w, sizeof w, "rmsnorm_backward T=%d C=%d", T, C);
+    ok(gpu->rmsnorm_backward(gpu, d_dx, d_dw, d_dy, d_x, d_w, d_r, T, C), w);
+    CHECK(cpu->rmsnorm_backward(cpu, dx, dw, dy, x, wt, r, T, C) == GRPO_OK, "%s", grpo_errmsg());
+    snprintf(w, sizeof w, "rmsnorm_backward dinp T=%d C=%d", T, C);
+    cmp(w, d_dx, dx, (size_t)T * C, RED_ATOL, RED_RTOL);
+    snprintf(w, sizeof w, "rmsnorm_backward dweight T=%d C=%d", T, C);
+    cmp(w, d_dw, dw, (size_t)C, RED_ATOL, RED_RTOL);
+    release_all();
+}
+
+// ---------------------------------------------------------------- rope
+static void test_rope(int T, int nh, int hd) {
+    char w[160];
+    size_t n = (size_t)T * nh * hd;
+    float *x = randf(n, 1.0f), *dx = randf(n, 1.0f), *inv = hmalloc((size_t)(hd / 2 + 1) * 4);
+    for (int i = 0; i < hd / 2; i++) inv[i] = (float)pow(10000.0, -2.0 * i / hd);
+    int32_t *pos = hmalloc((size_t)T * 4);
+    for (int t = 0; t < T; t++) pos[t] = (int32_t)(tu_rand_u64(&rng) % 4096);
+    void *d_x = dev(x, n * 4), *d_dx = dev(dx, n * 4), *d_inv = dev(inv, (size_t)(hd / 2 + 1) * 4);
+    void *d_pos = dev(pos, (size_t)T * 4);
+    snprintf(w, sizeof w, "rope_forward T=%d heads=%d hd=%d", T, nh, hd);
+    ok(gpu->rope_forward(gpu, d_x, d_pos, d_inv, T, nh, hd), w);
+    CHECK(cpu->rope_forward(cpu, x, pos, inv, T, nh, hd) == GRPO_OK, "%s", grpo_errmsg());
+    cmp(w, d_x, x, n, EW_ATOL, EW_RTOL);
+    snprintf(w, sizeof w, "rope_backward T=%d heads=%d hd=%d", T, nh, hd);
+    ok(gpu->rope_backward(gpu, d_dx, d_pos, d_inv, T, nh, hd), w);
+    CHECK(cpu->rope_backward(cpu, dx, pos, inv, T, nh, hd) == GRPO_OK, "%s", grpo_errmsg());
+    cmp(w, d_dx, dx, n, EW_ATOL, EW_RTOL);
+    CHECK(gpu->rope_forward(gpu, d_x, d_pos, d_inv, T, nh, 7) == GRPO_EINVAL, "odd head_dim must fail");
+    release_all();
+}
+
+// ---------------------------------------------------------------- attention
+typedef struct {
+    int nh, nkv, hd, S;
+    int lens[4], pos0[4];
+    int cache; // 1: keys live in a KV cache (kv_start = s * max_len, q_pos0 = pos0)
+} AttnCase;
+
+static void test_attention(const AttnCase *c, int with_lse) {
+    char w[200], tag[120];
+    int S = c->S, T = 0, maxlen = 0;
+    int32_t *qs = hmalloc((size_t)(S + 1) * 4), *ks = hmalloc((size_t)S * 4), *q0 = hmalloc((size_t)S * 4);
+    for (int s = 0; s < S; s++) {
+        int keys = (c->cache ? c->pos0[s] : 0) + c->lens[s];
+        if (keys > maxlen) maxlen = keys;
+    }
+    maxlen += 3; // cache slots longer than what is used: rows past the end must stay untouched
+    for (int s = 0; s < S; s++) {
+        qs[s] = T;
+        ks[s] = c->cache ? s * maxlen : T;
+        q0[s] = c->cache ? c->pos0[s] : 0;
+        T += c->lens[s];
+    }
+    qs[S] = T;
+    int kv_rows = c->cache ? S * maxlen : T;
+    size_t qd = (size_t)c->nh * c->hd, kvd = (size_t)c->nkv * c->hd, nq = (size_t)T * qd, nk = (size_t)kv_rows * kvd;
+    int n = snprintf(tag, sizeof tag, "%s heads=%d/%d hd=%d T=%d lens", c->cache ? "cache" : "packed", c->nh, c->nkv,
+                     c->hd, T);
+    for (int s = 0; s < S && n < (int)sizeof tag; s++)
+        n += snprintf(tag + n, sizeof tag - n, "%s%d@%d", s ? "," : "=", c->lens[s], q0[s]);
+    float *q = randf(nq, 1.5f), *k = randf(nk, 1.5f), *v = randf(nk, 1.0f), *dout = randf(nq, 1.0f);
+    float *out = hmalloc(nq * 4), *lse = hmalloc((size_t)T * c->nh * 4);
+    float *dq = randf(nq, 1.0f), *dk = randf(nk, 1.0f), *dv = randf(nk, 1.0f); // dq is overwritten, dk/dv +=
+    void *d_q = dev(q, nq * 4), *d_k = dev(k, nk * 4), *d_v = dev(v, nk * 4), *d_out = dev(NULL, nq * 4);
+    void *d_lse = dev(NULL, (size_t)T * c->nh * 4), *d_qs = dev(qs, (size_t)(S + 1) * 4), *d_ks = dev(ks, (size_t)S * 4);
+    void *d_q0 = dev(q0, (size_t)S * 4), *d_dout = dev(dout, nq * 4), *d_dq = dev(dq, nq * 4), *d_dk = dev(dk, nk * 4);
+    void *d_dv = dev(dv, nk * 4);
+    snprintf(w, sizeof w, "attention_forward %s%s", tag, with_lse ? "" : " lse=NULL");
+    ok(gpu->attention_forward(gpu, d_out, with_lse ? d_lse : NULL, d_q, d_k, d_v, d_qs, d_ks, d_q0, S, T, c->nh, c->nkv,
+                              c->hd),
+       w);
+    CHECK(cpu->attention_forward(cpu, out, lse, q, k, v, qs, ks, q0, S, T, c->nh, c->nkv, c->hd) == GRPO_OK, "%s",
+          grpo_errmsg());
+    cmp(w, d_out, out, nq, RED_ATOL, RED_RTOL);
+    if (!with_lse) {
+        release_all();
+        return;
+    }
+    snprintf(w, sizeof w, "attention_forward lse %s", tag);
+    cmp(w, d_lse, lse, (size_t)T * c->nh, RED_ATOL, RED_RTOL);
+    // Backward from the CPU's out and lse on both, so only the backward is compared.
+    CHECK(gpu->to_device(gpu, d_out, out, nq * 4) == GRPO_OK && gpu->to_device(gpu, d_lse, lse, (size_t)T * c->nh * 4) == GRPO_OK,
+          "%s", grpo_errmsg());
+    snprintf(w, sizeof w, "attention_backward %s", tag);
+    ok(gpu->attention_backward(gpu, d_dq, d_dk, d_dv, d_dout, d_q, d_k, d_v, d_out, d_lse, d_qs, d_ks, d_q0, S, T, c->nh,
+                               c->nkv, c->hd),
+       w);
+    CHECK(cpu->attention_backward(cpu, dq, dk, dv, dout, q, k, v, out, lse, qs, ks, q0, S, T, c->nh, c->nkv, c->hd) ==
+              GRPO_OK,
+          "%s", grpo_errmsg());
+    snprintf(w, sizeof w, "attention_backward dq %s", tag);
+    cmp(w, d_dq, dq, nq, RED_ATOL, RED_RTOL);
+    snprintf(w, sizeof w, "attention_backward dk %s", tag);
+    cmp(w, d_dk, dk, nk, RED_ATOL, RED_RTOL);
+    snprintf(w, sizeof w, "attention_backward dv %s", tag);
+    cmp(w, d_dv, dv, nk, RED_ATOL, RED_RTOL);
+    release_all();
+}
+
+static void test_attention_bad_args(void) {
+    int32_t qs[3] = {0, 2, 5}, ks[2] = {0, 2}, q0[2] = {0, 0};
+    float *q = randf(5 * 8, 1.0f);
+    void *d_q = dev(q, 5 * 8 * 4), *d_o = dev(NULL, 5 * 8 * 4), *d_qs = dev(qs, sizeof qs), *d_ks = dev(ks, sizeof ks);
+    void *d_q0 = dev(q0, sizeof q0);
+    CHECK(gpu->attention_forward(gpu, d_o, NULL, d_q, d_q, d_q, d_qs, d_ks, d_q0, 2, 5, 3, 2, 8) == GRPO_EINVAL,
+          "heads not a multiple of kv heads must fail");
+    CHECK(gpu->attention_forward(gpu, d_o, NULL, d_q, d_q, d_q, d_qs, d_ks, d_q0, 2, 5, 1, 1, 300) != GRPO_OK,
+          "head_dim above 256 must fail");
+    // q_start ending at 5 while T = 4: found on the device, reported at sync
+    CHECK(gpu->attention_forward(gpu, d_o, NULL, d_q, d_q, d_q, d_qs, d_ks, d_q0, 2, 4, 1, 1, 8) == GRPO_OK, "%s",
+          grpo_errmsg());
+    int st = gpu->sync(gpu);
+    CHECK(st == GRPO_EINVAL && strstr(grpo_errmsg(), "q_start"), "bad q_start: status %d, '%s'", st, grpo_errmsg());
+    release_all();
+}
+
+// ---------------------------------------------------------------- swiglu, add, bias, scatter
+static void test_elementwise(size_t n) {
+    char w[160];
+    float *g = randf(n, 4.0f), *u = randf(n, 2.0f), *dout = randf(n, 1.0f);
+    float *out = hmalloc(n * 4), *dg = hmalloc(n * 4), *du = hmalloc(n * 4), *sum = hmalloc(n * 4);
+    void *d_g = dev(g, n * 4), *d_u = dev(u, n * 4), *d_do = dev(dout, n * 4), *d_out = dev(NULL, n * 4);
+    void *d_dg = dev(NULL, n * 4), *d_du = dev(NULL, n * 4);
+    snprintf(w, sizeof w, "swiglu_forward n=%zu", n);
+    ok(gpu->swiglu_forward(gpu, d_out, d_g, d_u, n), w);
+    cpu->swiglu_forward(cpu, out, g, u, n);
+    cmp(w, d_out, out, n, EW_ATOL, EW_RTOL);
+    snprintf(w, sizeof w, "swiglu_backward dgate n=%zu", n);
+    ok(gpu->swiglu_backward(gpu, d_dg, d_du, d_do, d_g, d_u, n), w);
+    cpu->swiglu_backward(cpu, dg, du, dout, g, u, n);
+    cmp(w, d_dg, dg, n, EW_ATOL, EW_RTOL);
+    snprintf(w, sizeof w, "swiglu_backward dup n=%zu", n);
+    cmp(w, d_du, du, n, EW_ATOL, EW_RTOL);
+    snprintf(w, sizeof w, "add n=%zu (out aliases x)", n);
+    ok(gpu->add(gpu, d_g, d_g, d_u, n), w);
+    cpu->add(cpu, sum, g, u, n);
+    cmp(w, d_g, sum, n, 0, 0);
+    snprintf(w, sizeof w, "swiglu_forward n=%zu (out aliases gate)", n);
+    ok(gpu->swiglu_forward(gpu, d_g, d_g, d_u, n), w);
+    cpu->swiglu_forward(cpu, sum, sum, u, n);
+    cmp(w, d_g, sum, n, EW_ATOL, EW_RTOL);
+    release_all();
+}
+
+static void test_bias(int T, int N) {
+    char w[160];
+    float *out = randf((size_t)T * N, 1.0f), *bias = randf(N, 1.0f), *dout = randf((size_t)T * N, 1.0f);
+    float *db = randf(N, 1.0f);
+    void *d_out = dev(out, (size_t)T * N * 4), *d_b = dev(bias, (size_t)N * 4), *d_do = dev(dout, (size_t)T * N * 4);
+    void *d_db = dev(db, (size_t)N * 4);
+    snprintf(w, sizeof w, "bias_forward T=%d N=%d", T, N);
+    ok(gpu->bias_forward(gpu, d_out, d_b, T, N), w);
+    cpu->bias_forward(cpu, out, bias, T, N);
+    cmp(w, d_out, out, (size_t)T * N, 0, 0);
+    snprintf(w, sizeof w, "bias_backward T=%d N=%d", T, N);
+    ok(gpu->bias_backward(gpu, d_db, d_do, T, N), w);
+    cpu->bias_backward(cpu, db, dout, T, N);
+    cmp(w, d_db, db, (size_t)N, RED_ATOL, RED_RTOL);
+    release_all();
+}
+
+static void test_scatter(int n, int dim, int dst_rows) {
+    char w[160];
+    float *src = randf((size_t)n * dim, 1.0f), *dst = randf((size_t)dst_rows * dim, 1.0f);
+    int32_t *rows = hmalloc((size_t)n * 4);
+    for (int i = 0; i < n; i++) rows[i] = (int32_t)((i * 7 + 3) % dst_rows); // distinct while n <= dst_rows, 7 coprime
+    void *d_src = dev(src, (size_t)n * dim * 4), *d_dst = dev(dst, (size_t)dst_rows * dim * 4), *d_rows = dev(rows, (size_t)n * 4);
+    snprintf(w, sizeof w, "scatter_rows n=%d dim=%d into %d rows", n, dim, dst_rows);
+    ok(gpu->scatter_rows(gpu, d_dst, d_src, d_rows, n, dim), w);
+    cpu->scatter_rows(cpu, dst, src, rows, n, dim);
+    cmp(w, d_dst, dst, (size_t)dst_rows * dim, 0, 0);
+    release_all();
+}
+
+// ---------------------------------------------------------------- logprob
+static void test_logprob(int T, int V, float inv_temp, int optional_outputs) {
+    char w[160];
+    float *logits = randf((size_t)T * V, 6.0f), *dlogp = randf(T, 1.0f);
+    int32_t *tg = hmalloc((size_t)T * 4);
+    for (int t = 0; t < T; t++) {
+        tg[t] = (int32_t)(tu_rand_u64(&rng) % (uint64_t)V);
+        if (t % 5 == 4) tg[t] = -1; // no target
+        if (t % 7 == 3) dlogp[t] = 0.0f;
+    }
+    float *lp = hmalloc((size_t)T * 4), *ent = hmalloc((size_t)T * 4), *lse = hmalloc((size_t)T * 4);
+    float *dl = hmalloc((size_t)T * V * 4);
+    void *d_lg = dev(logits, (size_t)T * V * 4), *d_tg = dev(tg, (size_t)T * 4), *d_lp = dev(NULL, (size_t)T * 4);
+    void *d_ent = dev(NULL, (size_t)T * 4), *d_lse = dev(NULL, (size_t)T * 4), *d_dlp = dev(dlogp, (size_t)T * 4);
+    void *d_dl = dev(NULL, (size_t)T * V * 4);
+    snprintf(w, sizeof w, "logprob_forward T=%d V=%d inv_temp=%g%s", T, V, inv_temp, optional_outputs ? "" : " (logp only)");
+    ok(gpu->logprob_forward(gpu, d_lp, optional_outputs ? d_ent : NULL, optional_outputs ? d_lse : NULL, d_lg, d_tg, T, V,
+                            inv_temp),
+       w);
+    CHECK(cpu->logprob_forward(cpu, lp, ent, lse, logits, tg, T, V, inv_temp) == GRPO_OK, "%s", grpo_errmsg());
+    cmp(w, d_lp, lp, (size_t)T, RED_ATOL, RED_RTOL);
+    if (!optional_outputs) {
+        release_all();
+        return;
+    }
+    snprintf(w, sizeof w, "logprob_forward entropy T=%d V=%d inv_temp=%g", T, V, inv_temp);
+    cmp(w, d_ent, ent, (size_t)T, RED_ATOL, RED_RTOL);
+    snprintf(w, sizeof w, "logprob_forward lse T=%d V=%d inv_temp=%g", T, V, inv_temp);
+    cmp(w, d_lse, lse, (size_t)T, RED_ATOL, RED_RTOL);
+    CHECK(gpu->to_device(gpu, d_lse, lse, (size_t)T * 4) == GRPO_OK, "%s", grpo_errmsg());
+    snprintf(w, sizeof w, "logprob_backward T=%d V=%d inv_temp=%g", T, V, inv_temp);
+    ok(gpu->logprob_backward(gpu, d_dl, d_dlp, d_lg, d_tg, d_lse, T, V, inv_temp), w);
+    cpu->logprob_backward(cpu, dl, dlogp, logits, tg, lse, T, V, inv_temp);
+    cmp(w, d_dl, dl, (size_t)T * V, EW_ATOL, RED_RTOL);
+    // In place, as model_backward calls it (dlogits aliases logits).
+    snprintf(w, sizeof w, "logprob_backward in place T=%d V=%d inv_temp=%g", T, V, inv_temp);
+    ok(gpu->logprob_backward(gpu, d_lg, d_dlp, d_lg, d_tg, d_lse, T, V, inv_temp), w);
+    cmp(w, d_lg, dl, (size_t)T * V, EW_ATOL, RED_RTOL);
+    release_all();
+}
+
+static void test_logprob_bad_target(void) {
+    float *logits = randf(2 * 10, 1.0f);
+    int32_t tg[2] = {3, 10};
+    void *d_lg = dev(logits, 2 * 10 * 4), *d_tg = dev(tg, sizeof tg), *d_lp = dev(NULL, 2 * 4);
+    CHECK(gpu->logprob_forward(gpu, d_lp, NULL, NULL, d_lg, d_tg, 2, 10, 1.0f) == GRPO_OK, "%s", grpo_errmsg());
+    int st = gpu->sync(gpu);
+    CHECK(st == GRPO_EINVAL && strstr(grpo_errmsg(), "target 10 at row 1"), "bad target: status %d, '%s'", st,
+          grpo_errmsg());
+    release_all();
+}
+
+// Empty inputs are no-ops, as on the CPU.
+static void test_zero_sizes(void) {
+    void *d = dev(NULL, 64);
+    CHECK(gpu->embedding_forward(gpu, d, d, d, 0, 8, 8) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->embedding_backward(gpu, d, d, d, 0, 8, 8) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->rmsnorm_forward(gpu, d, d, d, d, 0, 8, 1e-6f) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->rmsnorm_backward(gpu, d, d, d, d, d, d, 0, 8) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->rope_forward(gpu, d, d, d, 0, 2, 8) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->attention_forward(gpu, d, d, d, d, d, d, d, d, 0, 0, 2, 1, 8) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->attention_backward(gpu, d, d, d, d, d, d, d, d, d, d, d, d, 0, 0, 2, 1, 8) == GRPO_OK, "%s",
+          grpo_errmsg());
+    CHECK(gpu->swiglu_forward(gpu, d, d, d, 0) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->swiglu_backward(gpu, d, d, d, d, d, 0) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->logprob_forward(gpu, d, d, d, d, d, 0, 8, 1.0f) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->logprob_backward(gpu, d, d, d, d, d, 0, 8, 1.0f) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->add(gpu, d, d, d, 0) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->bias_forward(gpu, d, d, 0, 8) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->bias_backward(gpu, d, d, 0, 8) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->scatter_rows(gpu, d, d, d, 0, 8) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(gpu->sync(gpu) == GRPO_OK, "%s", grpo_errmsg());
+    release_all();
+}
+
+int main(void) {
+    const char *name = "test_cuda_ops";
+    // GRPO_TEST_SELF=1 runs the whole test with the CPU backend in the GPU's
+    // place: a check of the test itself (buffers, sizes) on machines without a GPU.
+    const char *self_env = getenv("GRPO_TEST_SELF");
+    int self = self_env && !strcmp(self_env, "1");
+    if (!self && !strstr(backend_compiled(), "cuda"))
+        return tu_skip(name, "this build has no CUDA backend (GRPO_CUDA=OFF or no nvcc)");
+    if (!self && backend_cuda_probe(NULL, 0) != GRPO_OK) return tu_skip(name, grpo_errmsg());
+    CHECK(backend_open("cpu", &cpu) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(backend_open(self ? "cpu" : "cuda", &gpu) == GRPO_OK, "%s", grpo_errmsg());
+    if (!cpu || !gpu) return tu_finish(name);
+    printf("%s on %s\n", name, gpu->device_name);
+
+    static const int Ts[] = {1, 7, 33, 130}, Cs[] = {64, 96, 200};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) {
+            test_embedding(Ts[i], Cs[j], j == 2 ? 1000 : 263);
+            test_rmsnorm(Ts[i], Cs[j], 1);
+            test_bias(Ts[i], Cs[j]);
+        }
+    test_rmsnorm(7, 4099, 1); // a row longer than the block
+    test_rmsnorm(33, 200, 0);
+    test_bias(130, 263);
+    if (!self) test_embedding_bad_id(); // the CPU reports bad data from the op itself
+
+    static const int hds[] = {32, 64, 128, 256, 80, 6};
+    for (int i = 0; i < 6; i++) {
+        test_rope(1, 4, hds[i]);
+        test_rope(33, 2, hds[i]);
+        test_rope(130, 8, hds[i]);
+    }
+
+    static const AttnCase cases[] = {
+        {4, 2, 32, 1, {7}, {0}, 0},
+        {4, 2, 64, 3, {1, 33, 7}, {0}, 0},
+        {8, 1, 128, 2, {130, 5}, {0}, 0},
+        {8, 1, 64, 3, {33, 1, 2}, {0}, 0},
+        {4, 4, 32, 1, {17}, {0}, 0},
+        {2, 1, 256, 2, {9, 3}, {0}, 0},
+        {4, 2, 80, 2, {11, 6}, {0}, 0},
+        {2, 1, 16, 1, {5}, {0}, 0},
+        // decoding: one new row per sequence at different cache lengths
+        {4, 2, 64, 3, {1, 1, 1}, {0, 5, 40}, 1},
+        {8, 1, 128, 4, {1, 1, 1, 1}, {130, 0, 7, 33}, 1},
+        // chunked prefill on top of a cache, and a fresh prompt beside it
+        {4, 2, 32, 3, {3, 1, 6}, {4, 0, 17}, 1},
+        {8, 2, 64, 2, {33, 7}, {0, 20}, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_attention(&cases[i], 1);
+    test_attention(&cases[1], 0);
+    test_attention(&cases[8], 0);
+    if (!self) test_attention_bad_args();
+
+    static const size_t ns[] = {1, 7, 1000, 33 * 200 + 1};
+    for (int i = 0; i < 4; i++) test_elementwise(ns[i]);
+    test_scatter(1, 96, 5);
+    test_scatter(7, 200, 50);
+    test_scatter(33, 64, 40);
+
+    static const int Vs[] = {263, 1000, 32001};
+    for (int i = 0; i < 3; i++) {
+        test_logprob(1, Vs[i], 1.0f, 1);
+        test_logprob(7, Vs[i], 1.0f / 0.7f, 1);
+        test_logprob(33, Vs[i], 1.0f, 1);
+    }
+    test_logprob(7, 1000, 1.0f, 0);
+    if (!self) test_logprob_bad_target();
+    test_zero_sizes();
+
+    backend_close(gpu);
+    backend_close(cpu);
+    return tu_finish(name);
+}

@@ -1,0 +1,43 @@
+// Element-wise comparison of a GPU result with the CPU reference, for the CUDA
+// tests. The rule: element i passes when |gpu_i - cpu_i| <= atol + rtol * |cpu_i|
+// (NaN never passes). A failure names the tensor, how many elements failed, the
+// worst one (largest error relative to its allowance) with both values, and the
+// maximum absolute and relative errors, so a broken kernel is found at once.
+#ifndef GRPO_TU_COMPARE_H
+#define GRPO_TU_COMPARE_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "testlib.h"
+
+// Returns 1 when every element passes; prints a one-line margin report either way
+// when verbose (tests print it so a GPU run shows how close each op came).
+static int tu_compare(const char *what, const float *gpu, const float *cpu, size_t n, double atol, double rtol,
+                      int verbose) {
+    size_t bad = 0, worst = 0;
+    double worst_ratio = -1, max_abs = 0, max_rel = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs((double)gpu[i] - (double)cpu[i]);
+        double lim = atol + rtol * fabs((double)cpu[i]);
+        int ok = a <= lim; // false for NaN
+        if (!ok) bad++;
+        double ratio = isnan(a) ? INFINITY : lim > 0 ? a / lim : (a > 0 ? INFINITY : 0);
+        if (ratio > worst_ratio) worst_ratio = ratio, worst = i;
+        if (!isnan(a) && a > max_abs) max_abs = a;
+        double rel = fabs((double)cpu[i]) > 1e-30 ? a / fabs((double)cpu[i]) : (a > 0 ? INFINITY : 0);
+        if (!isnan(rel) && rel > max_rel) max_rel = rel;
+    }
+    CHECK(bad == 0,
+          "%s: %zu of %zu elements outside |gpu-cpu| <= %g + %g*|cpu|; worst [%zu]: gpu %.9g cpu %.9g; "
+          "max abs err %.3g, max rel err %.3g",
+          what, bad, n, atol, rtol, n ? worst : 0, n ? (double)gpu[worst] : 0.0, n ? (double)cpu[worst] : 0.0, max_abs,
+          max_rel);
+    if (verbose)
+        printf("%-4s %-64s n=%-8zu max abs %.2e  max rel %.2e  worst [%zu]\n", bad ? "BAD" : "ok", what, n, max_abs,
+               max_rel, n ? worst : 0);
+    return bad == 0;
+}
+
+#endif

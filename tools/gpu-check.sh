@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The GPU session's one script: builds grpo for sm_90 (Release) into build-gpu,
+# runs the CUDA test programs, measures the card's ceilings (cuBLAS GEMM bf16 /
+# fp32 / tf32 TFLOP/s, device-to-device copy GB/s) and `grpo bench --device
+# cuda` on a small model and on a ~0.5B Qwen2-shaped random model, and prints
+# one short table last. Every stage has a timeout; one that fails or is
+# skipped is reported in the table and the rest still run. About 4-5 minutes
+# on an H200; on a machine without a GPU it builds, reports the CUDA stages
+# skipped with the reason, and prints the table.
+#
+# On the GPU machine (see tools/gpu-pack.sh, run first on the CPU machine):
+#   device run: command "tools/gpu-check.sh", carry [".gpu-pack"], timeout_s 560
+# $OUT (the device tool's folder, else build-gpu/check) gets five files: gpu-check.log
+# (everything), build.log, tests.log, bench.jsonl and summary.txt (the table).
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUTD=${OUT:-$ROOT/build-gpu/check}
+mkdir -p "$OUTD"
+LOG=$OUTD/gpu-check.log
+: >"$LOG"
+exec > >(tee -a "$LOG") 2>&1
+T0=$SECONDS
+NPROC=$(nproc)
+declare -A R # table cells
+note() { printf '[gpu-check %3ds] %s\n' $((SECONDS - T0)) "$*"; }
+# JSON number by key from a line of bench output
+jnum() { grep -o "\"$1\": *[-0-9.e+]*" | head -1 | sed 's/.*: *//'; }
+
+# ---------------------------------------------------------------- libraries
+if [ -f .gpu-pack/sysroot.tar.gz ]; then
+  SYS=/tmp/grpo-sysroot
+  rm -rf "$SYS" && mkdir -p "$SYS" && tar xzf .gpu-pack/sysroot.tar.gz -C "$SYS" --strip-components=1
+  export CMAKE_PREFIX_PATH="$SYS${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  export LD_LIBRARY_PATH="$SYS/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  note "using the packed libraries in $SYS"
+fi
+for d in /usr/local/cuda/bin /usr/local/cuda-13.0/bin; do [ -d "$d" ] && PATH=$PATH:$d; done
+# searched last: the toolkit's runtime, for binaries whose RUNPATH points elsewhere
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [ -d "$d" ] && LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d; done
+export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
+
+# ---------------------------------------------------------------- build
+TESTS="test_matmul_cuda test_cuda_ops test_model_cuda test_cuda_train"
+targets="grpo"
+for t in $TESTS; do [ -f "tests/$t.c" ] && targets="$targets $t"; done
+BIN=$ROOT/build-gpu
+t=$SECONDS
+note "configure + build ($targets) for sm_90, -j$NPROC"
+# -Werror stays on the CPU machine's builds: another image's compiler may warn differently.
+if timeout 120 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+     -DGRPO_WERROR=OFF >"$OUTD/build.log" 2>&1 &&
+   timeout 300 cmake --build build-gpu -j"$NPROC" --target $targets >>"$OUTD/build.log" 2>&1; then
+  R[build]="ok, $((SECONDS - t)) s"
+else
+  tail -25 "$OUTD/build.log" 2>/dev/null
+  R[build]="FAILED (build.log)"
+  if [ -f .gpu-pack/bin.tar.gz ]; then
+    BIN=$ROOT/build-gpu-prebuilt
+    rm -rf "$BIN" && mkdir -p "$BIN" && tar xzf .gpu-pack/bin.tar.gz -C "$BIN" --strip-components=1
+    # the prebuilt binaries may need this machine's missing runtime pieces too (libgomp)
+    [ -n "${SYS:-}" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$SYS/lib-fallback"
+    R[build]="FAILED here; prebuilt binaries used"
+  fi
+fi
+if command -v nvcc >/dev/null && timeout 120 nvcc -O2 -arch=sm_90 tools/gpu_ceiling.cu -lcublas -o build-gpu/gpu_ceiling \
+     >>"$OUTD/build.log" 2>&1; then
+  CEIL=build-gpu/gpu_ceiling
+elif [ -x "$BIN/gpu_ceiling" ]; then
+  CEIL=$BIN/gpu_ceiling
+else
+  CEIL=
+fi
+note "build: ${R[build]}"
+
+# ---------------------------------------------------------------- the GPU?
+GPU=0
+if [ -x "$BIN/grpo" ]; then
+  line=$("$BIN/grpo" devices 2>&1 | grep '^cuda ')
+  if [ "$(echo "$line" | awk '{print $2}')" = usable ]; then
+    GPU=1
+    DEV=$(echo "$line" | sed -E 's/^cuda +usable +//')
+  else
+    WHY=$(echo "$line" | sed -E 's/^cuda +[a-z]+ +//')
+    WHY=${WHY:-grpo devices printed no cuda line}
+  fi
+else
+  WHY="no grpo binary (the build failed)"
+fi
+[ $GPU = 1 ] && note "GPU: $DEV" || note "no usable GPU: $WHY"
+skip="skipped (no GPU)"
+
+# ---------------------------------------------------------------- tests
+for tname in $TESTS; do
+  if [ ! -x "$BIN/$tname" ]; then
+    R[$tname]=$([ -f "tests/$tname.c" ] && echo "not built" || echo "missing (no tests/$tname.c)")
+    continue
+  fi
+  t=$SECONDS
+  out=$(cd tests && GRPO_BIN="$BIN/grpo" GRPO_TEST_DIR="$ROOT/tests" GRPO_SOURCE_DIR="$ROOT" GRPO_BUILD_DIR="$BIN" \
+        OMP_NUM_THREADS=8 OMP_WAIT_POLICY=passive timeout 150 "$BIN/$tname" 2>&1)
+  rc=$?
+  printf '== %s (rc %s)\n%s\n' "$tname" "$rc" "$out" >>"$OUTD/tests.log"
+  printf '%s\n' "$out" | tail -30
+  tally=$(printf '%s\n' "$out" | grep -o '[0-9]* passed, [0-9]* failed' | tail -1)
+  case $rc in
+    0) R[$tname]="pass ($tally, $((SECONDS - t)) s)" ;;
+    77) R[$tname]="skipped: $(printf '%s\n' "$out" | grep -o 'SKIPPED: .*' | head -1 | cut -c10-90)" ;;
+    124) R[$tname]="TIMEOUT after 150 s" ;;
+    *) R[$tname]="FAIL rc=$rc ($tally)" ;;
+  esac
+  note "$tname: ${R[$tname]}"
+done
+
+# ---------------------------------------------------------------- ceilings
+for k in bf16 f32 tf32 copy; do R[ceil_$k]=$([ $GPU = 1 ] && echo "no gpu_ceiling binary" || echo "$skip"); done
+if [ $GPU = 1 ] && [ -n "$CEIL" ]; then
+  timeout 90 "$CEIL" >"$OUTD/ceiling.jsonl" 2>&1
+  cat "$OUTD/ceiling.jsonl" | tee -a "$OUTD/bench.jsonl"
+  for k in bf16 f32 tf32; do
+    v=$(grep "\"dtype\": \"$k\"" "$OUTD/ceiling.jsonl" | jnum tflops)
+    R[ceil_$k]=${v:+$v TFLOP/s}
+    R[ceil_$k]=${R[ceil_$k]:-failed (see gpu-check.log)}
+  done
+  v=$(grep d2d_copy "$OUTD/ceiling.jsonl" | jnum gbs)
+  R[ceil_copy]=${v:+$v GB/s}
+  R[ceil_copy]=${R[ceil_copy]:-failed (see gpu-check.log)}
+  rm -f "$OUTD/ceiling.jsonl"
+  # grpo's own fp32 matmul (cuBLAS sgemm through the backend), for comparison
+  v=$(timeout 60 "$BIN/grpo" bench --device cuda --matmul 8192 --iters 5 2>&1 | tee -a "$OUTD/bench.jsonl" | jnum gflops)
+  R[mm]=${v:+$(awk -v g="$v" 'BEGIN{printf "%.1f TFLOP/s", g / 1000}')}
+fi
+R[mm]=${R[mm]:-$([ $GPU = 1 ] && echo "failed (see gpu-check.log)" || echo "$skip")}
+
+# ---------------------------------------------------------------- benches
+# name, init-model arguments, bench arguments, timeout
+bench() {
+  local name=$1 init=$2 args=$3 lim=$4 dir=/tmp/grpo-gpu-$1
+  for k in gen train mem; do R[${name}_$k]=$([ $GPU = 1 ] && echo - || echo "$skip"); done
+  [ $GPU = 1 ] || return 0
+  t=$SECONDS
+  if [ ! -f "$dir/model.safetensors" ] && ! timeout 120 "$BIN/grpo" init-model $init --seed 1 -o "$dir" >/dev/null; then
+    R[${name}_gen]="init-model failed"
+    return 0
+  fi
+  note "$name model ready ($((SECONDS - t)) s); bench: $args"
+  local out
+  out=$(timeout "$lim" "$BIN/grpo" bench --device cuda --model "$dir" $args 2>&1)
+  local rc=$?
+  printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
+  if [ $rc != 0 ] || ! printf '%s' "$out" | grep -q decode_tok_s; then
+    R[${name}_gen]=$([ $rc = 124 ] && echo "TIMEOUT after $lim s" || echo "FAILED rc=$rc (see gpu-check.log)")
+    return 0
+  fi
+  local j
+  j=$(printf '%s\n' "$out" | grep decode_tok_s | tail -1)
+  R[${name}_gen]="prefill $(jnum prefill_tok_s <<<"$j"), decode $(jnum decode_tok_s <<<"$j") tok/s"
+  R[${name}_train]="fwd+bwd $(jnum train_tok_s <<<"$j") tok/s; with clip+AdamW $(jnum train_step_tok_s <<<"$j") tok/s"
+  R[${name}_mem]="$(jnum peak_dev_mib <<<"$j") MiB of $(jnum dev_total_mib <<<"$j")"
+}
+bench small "--arch qwen2 --hidden 512 --layers 8 --heads 8 --kv-heads 2 --ffn 1408 --vocab 32000" \
+  "--batch 16 --prompt-len 128 --gen-len 128 --train-len 256 --temperature 1 --top-p 0.95 --reps 1" 90
+bench qwen05b "--arch qwen2 --hidden 896 --layers 24 --heads 14 --kv-heads 2 --ffn 4864 --vocab 151936 --tie" \
+  "--batch 32 --prompt-len 256 --gen-len 128 --train-len 384 --temperature 1 --top-p 0.95 --reps 1" 180
+
+# ---------------------------------------------------------------- the table
+{
+  echo
+  echo "== gpu-check $(date -u '+%Y-%m-%d %H:%M UTC'), $([ $GPU = 1 ] && echo "$DEV" || echo "no GPU: $WHY"), $((SECONDS - T0)) s =="
+  printf '%-34s %s\n' "build sm_90 Release" "${R[build]}"
+  for tname in $TESTS; do printf '%-34s %s\n' "$tname" "${R[$tname]}"; done
+  printf '%-34s %s\n' "cuBLAS GEMM 8192^3 bf16 (fp32 acc)" "${R[ceil_bf16]}" \
+    "cuBLAS GEMM 8192^3 fp32 / tf32" "${R[ceil_f32]} / ${R[ceil_tf32]}" \
+    "device-to-device copy (r+w)" "${R[ceil_copy]}" \
+    "grpo bench --matmul 8192 (fp32)" "${R[mm]}" \
+    "small 8L/512 b16: generate" "${R[small_gen]}" \
+    "small: train" "${R[small_train]}" \
+    "small: peak device memory" "${R[small_mem]}" \
+    "0.5B qwen2 b32: generate" "${R[qwen05b_gen]}" \
+    "0.5B: train (384 tok/seq)" "${R[qwen05b_train]}" \
+    "0.5B: peak device memory" "${R[qwen05b_mem]}"
+} | tee "$OUTD/summary.txt"
