@@ -276,7 +276,7 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
         results[s].tokens = malloc((size_t)c->max_tokens * sizeof(int32_t));
         results[s].logprobs = malloc((size_t)c->max_tokens * sizeof(float));
         ok = results[s].tokens && results[s].logprobs;
-        rng_seed_stream(&e.rng[s], c->seed, (uint64_t)s);
+        rng_seed_stream(&e.rng[s], c->seed, c->stream_offset + (uint64_t)s);
     }
     if (!ok) {
         st = grpo_fail(GRPO_ENOMEM, "generate: out of memory");
