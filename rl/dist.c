@@ -15,7 +15,7 @@
 #include <nccl.h>
 #endif
 
-static int g_rank = 0, g_size = 1, g_local = 0, g_active = 0;
+static int g_rank = 0, g_size = 1, g_local = 0;
 
 int dist_rank(void) { return g_rank; }
 int dist_size(void) { return g_size; }
@@ -43,7 +43,16 @@ static int gather_local(const void *data, size_t n, char **all, size_t **lens) {
 #ifndef GRPO_HAVE_MPI
 
 int dist_has_mpi(void) { return 0; }
-int dist_init(void) { return GRPO_OK; }
+// Started by mpirun with N > 1 but unable to join: N separate trainers would
+// write the same run file, so refuse.
+int dist_init(void) {
+    const char *n = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!n) n = getenv("PMI_SIZE");
+    if (n && atoi(n) > 1)
+        return grpo_fail(GRPO_EUNSUPPORTED, "started by an MPI launcher with %s processes, but this grpo was built without MPI "
+                                            "(install libopenmpi-dev and rebuild)", n);
+    return GRPO_OK;
+}
 void dist_end(int failed) { (void)failed; }
 void dist_abort(int code) { exit(code); }
 int dist_allreduce_sum_f32(float *buf, size_t n, Backend *be) { return GRPO_OK; }
@@ -56,6 +65,8 @@ int dist_gather_bytes(const void *data, size_t n, char **all, size_t **lens) { r
 #else
 
 int dist_has_mpi(void) { return 1; }
+
+static int g_active; // MPI_Init done, MPI_Finalize not yet
 
 // An MPI error as a grpo status naming the call.
 static int mpi_check(int rc, const char *what) {
