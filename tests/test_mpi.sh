@@ -89,6 +89,15 @@ err=$(GRPO_FAULT_FAIL_RANK=1:2 timeout 60 "$MPIRUN" --allow-run-as-root --oversu
 check "a failing rank: mpirun exits non-zero, not by the timeout (rc $rc)" "$([ $rc -ne 0 ] && [ $rc -ne 124 ] && echo 1)" 1
 expect_match "the failing rank says why" "$err" 'rank 1 of 2\): step 2: failure injected'
 
+# 4b. A stop every rank reaches together (three non-finite updates) ends cleanly:
+#     rank 0 checkpoints and marks the run failed, nobody is aborted.
+err=$(GRPO_FAULT_NAN_STEPS=2,3,4 timeout 60 "$MPIRUN" --allow-run-as-root --oversubscribe -np 2 "$GRPO_BIN" train \
+      "${COMMON[@]}" --set prompts_per_step=4 --set steps=8 --out "$T/nan" 2>&1 >/dev/null); rc=$?
+check "three NaN steps stop every rank (rc $rc)" $rc 1
+check "the stop is collective, not an abort" "$(printf '%s\n' "$err" | grep -c 'MPI_ABORT')" 0
+[ -d "$T/nan/checkpoints/step-000004" ]; check "rank 0 wrote the stop checkpoint" $? 0
+check "the run is marked failed" "$(q "$T/nan" 'SELECT status FROM runs')" failed
+
 # 5. A rank killed mid-run ends the job with an error (no hang).
 timeout 60 "$MPIRUN" --allow-run-as-root --oversubscribe -np 2 "$GRPO_BIN" train "${COMMON[@]}" --set prompts_per_step=4 \
   --set steps=100000 --out "$T/kill" >/dev/null 2>&1 &
