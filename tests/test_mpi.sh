@@ -11,7 +11,7 @@ MPIRUN=${GRPO_MPIEXEC:-}
 [ -x "$MPIRUN" ] || MPIRUN=$(command -v mpirun) || { echo "test_mpi: SKIPPED: mpirun not found"; exit 77; }
 command -v sqlite3 >/dev/null || { echo "test_mpi: SKIPPED: sqlite3 CLI not installed"; exit 77; }
 # The flags below (--allow-run-as-root, --oversubscribe) and the rank variable are OpenMPI's.
-"$MPIRUN" --version 2>/dev/null | grep -q "Open MPI" || { echo "test_mpi: SKIPPED: $MPIRUN is not OpenMPI's"; exit 77; }
+"$MPIRUN" --version 2>/dev/null | grep -Eqi "open ?mpi|openrte|open-mpi" || { echo "test_mpi: SKIPPED: $MPIRUN is not OpenMPI's"; exit 77; }
 T=$(test_tmpdir mpi)
 # CI runs as root on few cores: allow both. One OpenMP thread per process.
 export OMP_NUM_THREADS=1
