@@ -298,7 +298,7 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
         results[s].tokens = malloc((size_t)c->max_tokens * sizeof(int32_t));
         results[s].logprobs = malloc((size_t)c->max_tokens * sizeof(float));
         ok = results[s].tokens && results[s].logprobs;
-        rng_seed_stream(&rng[s], c->seed, (uint64_t)s);
+        rng_seed_stream(&rng[s], c->seed, c->stream_offset + (uint64_t)s);
         cfg[s] = (BackendSampleCfg){c->sampler.temperature, c->sampler.top_k, c->sampler.top_p, c->sampler.min_p};
     }
     if (!ok) {

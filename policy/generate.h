@@ -25,7 +25,7 @@ const char *gen_finish_name(GenFinish f); // "stop" | "length"
 typedef struct {
     SamplerConfig sampler;
     int max_tokens;          // completion tokens per sequence (> 0)
-    uint64_t seed;           // sequence i (= prompt * G + sample) uses rng_seed_stream(seed, i)
+    uint64_t seed;           // sequence i (= prompt * G + sample) uses rng_seed_stream(seed, stream_offset + i)
     const int32_t *eos_ids;  // a sampled EOS id ends the sequence (the id is kept); may be NULL
     int n_eos;
     // Stop strings, matched on the bytes of the completion: token_bytes[id]
@@ -38,6 +38,7 @@ typedef struct {
     const int *token_len;           // (vocab)
     int no_prefix_share;     // testing: prefill every sample's prompt separately
     int prefill_tokens;      // tokens per prefill pass (0 = 2048)
+    uint64_t stream_offset;  // where this batch starts in a larger one split across processes (0 = alone)
 } GenConfig;
 
 typedef struct {

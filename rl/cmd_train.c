@@ -8,6 +8,7 @@
 #include "rl/cli.h"
 #include "rl/config.h"
 #include "rl/default_job.h"
+#include "rl/dist.h"
 #include "rl/trainer.h"
 
 static void print_eval(const char *label, const EvalResult *r) {
@@ -16,7 +17,7 @@ static void print_eval(const char *label, const EvalResult *r) {
     printf("  (%d examples)\n", r->n);
 }
 
-static int run(int argc, char **argv) {
+static int train_main(int argc, char **argv) {
     const char *out = NULL, *resume = NULL;
     CliMulti sets = {0};
     int quiet = 0, keys = 0;
@@ -53,13 +54,21 @@ static int run(int argc, char **argv) {
     }
     for (int i = 0; i < sets.n; i++)
         if (config_set(&cfg, sets.items[i])) return cli_fail("train");
-    TrainerOutput o = {quiet, isatty(STDERR_FILENO)};
-    if (!resume && !npos && !cfg.model[0]) return default_job_run(sets.items, sets.n, out ? out : "runs/default", &o);
+    // Under mpirun, rank 0 speaks for the job; the others only report their errors.
+    const int rank0 = dist_rank() == 0;
+    char who[48] = "train";
+    if (dist_size() > 1) snprintf(who, sizeof who, "train (rank %d of %d)", dist_rank(), dist_size());
+    TrainerOutput o = {quiet || !rank0, isatty(STDERR_FILENO)};
+    if (!resume && !npos && !cfg.model[0]) {
+        if (dist_size() > 1) return cli_error("train", "the built-in default job runs in one process; give a model to train with mpirun");
+        return default_job_run(sets.items, sets.n, out ? out : "runs/default", &o);
+    }
     if (config_validate(&cfg)) return cli_fail("train");
     if (!cfg.model[0]) return cli_error("train", "model: give a model directory (\"model\" in the config or --set model=DIR)");
     if (!out) out = "runs/train";
     TrainResult res;
-    if (trainer_run(&cfg, out, resume != NULL, &o, &res)) return cli_fail("train");
+    if (trainer_run(&cfg, out, resume != NULL, &o, &res)) return cli_fail(who);
+    if (!rank0) return res.interrupted ? 130 : 0;
     if (res.have_first_eval) print_eval("eval before", &res.first_eval);
     if (res.have_last_eval) print_eval("eval after ", &res.last_eval);
     printf("run file: %s/run.db  checkpoints: %s/checkpoints/\n", out, out);
@@ -69,6 +78,14 @@ static int run(int argc, char **argv) {
         return 130;
     }
     return 0;
+}
+
+// Joins the MPI job when mpirun started us (else one process) and ends it so
+// that a failure on any rank ends every rank (rl/dist.h).
+static int run(int argc, char **argv) {
+    int rc = dist_init() ? cli_fail("train") : train_main(argc, argv);
+    dist_end(rc != 0 && rc != 130);
+    return rc;
 }
 
 const GrpoCommand grpo_cmd_train = {
@@ -86,5 +103,8 @@ const GrpoCommand grpo_cmd_train = {
     "  --device D       cpu, cuda or auto: the `device` key (default auto; the default job uses cpu)\n"
     "  --quiet          no progress output\n"
     "  --keys           print every configuration key with its default and meaning (Markdown)\n\n"
-    "Ctrl-C finishes the current step, writes a checkpoint and exits with status 130.\n",
+    "Ctrl-C finishes the current step, writes a checkpoint and exits with status 130.\n\n"
+    "Data parallel: mpirun -np N grpo train ... splits every step's prompts over N\n"
+    "processes (one GPU each with device=cuda) and trains the model one process would;\n"
+    "rank 0 writes the run file and the checkpoints.\n",
     run};

@@ -109,6 +109,7 @@ int rollout_groups(const TrainEnv *e, const Dataset *data, const RuleSet *rules,
     gc.sampler.min_p = (float)o->min_p;
     gc.max_tokens = (int)o->max_tokens;
     gc.seed = o->seed;
+    gc.stream_offset = (uint64_t)o->first_prompt * (uint64_t)G;
     gc.eos_ids = e->eos_ids;
     gc.n_eos = e->n_eos;
     gc.stop = stops->stops;

@@ -43,6 +43,7 @@ typedef struct {
     long top_k, max_tokens;
     uint64_t seed;
     int reward_workers;
+    int first_prompt; // these prompts start at first_prompt of the round's (split across processes): sampling streams follow
 } RolloutOptions;
 
 // Prepares groups for examples idx[0..n) of data (prompts encoded), generates G

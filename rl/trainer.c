@@ -13,6 +13,8 @@
 #include "kernels/fileio.h"
 #include "kernels/status.h"
 #include "rl/checkpoint.h"
+#include "rl/dist.h"
+#include "rl/dist_groups.h"
 #include "rl/runlog.h"
 #include "rl/update.h"
 
@@ -96,7 +98,10 @@ static char *state_json(Trainer *t, long step) {
     return s;
 }
 
+// Rank 0 alone writes checkpoints (and the run file): every process holds the
+// same weights, optimizer state and data position.
 static int save_checkpoint(Trainer *t, long step) {
+    if (dist_rank() != 0) return GRPO_OK;
     char *s = state_json(t, step);
     if (!s) return grpo_fail(GRPO_ENOMEM, "out of memory");
     int st = ckpt_save(t->out_dir, step, t->env.model, &t->opt, s, t->env.tok_dir, (int)t->c.keep_checkpoints);
@@ -142,48 +147,62 @@ static int log_step(Trainer *t, RunStep *rs, const Group *groups, int n_groups) 
 // Draws prompts and generates until the step has its groups: B of them, or with
 // dynamic sampling B informative ones (at most max_rounds extra rounds; then
 // whatever informative groups were found, or the last round's if none were).
-static int collect_groups(Trainer *t, long step, Group **out, int *n_out, RunStep *rs) {
+// With several processes each generates its share of every round's prompts
+// (rl/dist.h) and keeps its share of the step's groups: *out gets this
+// process's *n_out groups, pos (B) their positions among all *n_total.
+static int collect_groups(Trainer *t, long step, Group **out, int *n_out, int *pos, int *n_total, RunStep *rs) {
     const int B = (int)t->c.prompts_per_step, G = (int)t->c.group_size;
     Group *keep = calloc((size_t)B, sizeof *keep);
     int *idx = malloc((size_t)B * sizeof(int));
     Group *round = calloc((size_t)B, sizeof *round);
-    int n_keep = 0, st = GRPO_OK;
-    if (!keep || !idx || !round) {
-        free(keep), free(idx), free(round);
+    double *flat = calloc((size_t)B, sizeof(double));
+    int n_keep = 0, n_mine = 0, st = GRPO_OK;
+    if (!keep || !idx || !round || !flat) {
+        free(keep), free(idx), free(round), free(flat);
         return grpo_fail(GRPO_ENOMEM, "out of memory");
     }
     const int rounds = t->c.dynamic_sampling ? 1 + (int)t->c.dynamic_sampling_max_rounds : 1;
     for (int r = 0; r < rounds && n_keep < B; r++) {
         int want = t->c.dynamic_sampling ? B - n_keep : B;
         for (int i = 0; i < want; i++) idx[i] = (int)ds_iter_next(&t->it);
+        int a, b; // this process's prompts of the round; every process draws them all
+        dist_split(want, &a, &b);
         RolloutOptions ro = {t->c.temperature, t->c.top_p, t->c.min_p, t->c.top_k, t->c.max_completion_len,
-                             round_seed((uint64_t)t->c.seed, step, r), (int)t->c.reward_workers};
+                             round_seed((uint64_t)t->c.seed, step, r), (int)t->c.reward_workers, a};
         double gs = 0, rsec = 0;
-        if ((st = rollout_groups(&t->env, t->env.train, t->rules, &t->stops, &ro, idx, want, G, round, &gs, &rsec))) break;
+        if (b > a && (st = rollout_groups(&t->env, t->env.train, t->rules, &t->stops, &ro, idx + a, b - a, G, round + a, &gs, &rsec)))
+            break;
         rs->gen_s += gs;
         rs->reward_s += rsec;
+        // Which groups are kept depends on every process's rewards.
+        for (int i = 0; i < want; i++) flat[i] = i >= a && i < b && group_is_flat(&round[i]);
+        if (t->c.dynamic_sampling && (st = dist_allreduce_sum_f64(flat, (size_t)want))) break;
         int last_round = r + 1 == rounds;
         for (int i = 0; i < want; i++) {
-            int useful = !t->c.dynamic_sampling || !group_is_flat(&round[i]);
+            int useful = !t->c.dynamic_sampling || flat[i] == 0;
             // With nothing informative at all after the last round, train on
             // what there is rather than skip the step.
             if (!useful && last_round && n_keep == 0 && i == want - 1) useful = 1;
-            if (useful && n_keep < B) keep[n_keep++] = round[i];
-            else {
+            if (useful && n_keep < B) {
+                if (i >= a && i < b) pos[n_mine] = n_keep, keep[n_mine++] = round[i];
+                n_keep++;
+            } else {
                 if (t->c.dynamic_sampling) rs->n_filtered_groups++;
-                group_free(&round[i]);
+                if (i >= a && i < b) group_free(&round[i]);
             }
         }
     }
     free(idx);
     free(round);
+    free(flat);
     if (st) {
-        for (int i = 0; i < n_keep; i++) group_free(&keep[i]);
+        for (int i = 0; i < n_mine; i++) group_free(&keep[i]);
         free(keep);
         return st;
     }
     *out = keep;
-    *n_out = n_keep;
+    *n_out = n_mine;
+    *n_total = n_keep;
     return GRPO_OK;
 }
 
@@ -199,6 +218,15 @@ static int fault_step(long step) {
         e = *end == ',' ? end + 1 : end;
     }
     return 0;
+}
+
+// Fault injection for the tests of a failing process: GRPO_FAULT_FAIL_RANK=R:S
+// makes rank R fail at step S while the others carry on.
+static int fault_rank_fails(long step) {
+    const char *e = getenv("GRPO_FAULT_FAIL_RANK");
+    int r;
+    long s;
+    return e && sscanf(e, "%d:%ld", &r, &s) == 2 && r == dist_rank() && s == step;
 }
 
 static void fmt_eta(char *buf, size_t n, double s) {
@@ -224,13 +252,22 @@ static int train_step(Trainer *t, long step, RunStep *rs) {
     memset(rs, 0, sizeof *rs);
     rs->step = (int)step;
     double t0 = now_s();
-    Group *groups = NULL;
-    int n = 0;
-    int st = collect_groups(t, step, &groups, &n, rs);
-    if (st) return st;
+    Group *groups = NULL, *all = NULL; // all: every process's groups, on rank 0 (dist only)
+    const int G = (int)t->c.group_size, dist = dist_size() > 1;
+    int n = 0, n_total = 0, *pos = calloc((size_t)t->c.prompts_per_step, sizeof(int));
+    int *seq_pos = calloc((size_t)t->c.prompts_per_step * G, sizeof(int));
+    if (!pos || !seq_pos) {
+        free(pos), free(seq_pos);
+        return grpo_fail(GRPO_ENOMEM, "out of memory");
+    }
+    int st = collect_groups(t, step, &groups, &n, pos, &n_total, rs);
+    if (st) {
+        free(pos), free(seq_pos);
+        return st;
+    }
     ScaleRewards sr;
     grpo_scale_rewards_parse(t->c.scale_rewards, &sr);
-    if ((st = rollout_advantages(groups, n, (int)sr))) goto done;
+    if ((st = dist ? dist_groups_advantages(groups, pos, n, n_total, G, (int)sr) : rollout_advantages(groups, n, (int)sr))) goto done;
 
     LrSchedule sched;
     optim_schedule_parse(t->c.lr_scheduler, &sched);
@@ -251,24 +288,46 @@ static int train_step(Trainer *t, long step, RunStep *rs) {
     uo.lr = optim_lr_at(sched, t->c.lr, step - 1, t->c.steps, t->c.warmup_steps, t->c.min_lr_ratio);
     uo.want_entropy = t->c.log_entropy;
     uo.poison_grads = fault_step(step);
+    if (dist) {
+        for (int g = 0; g < n; g++)
+            for (int k = 0; k < G; k++) seq_pos[g * G + k] = pos[g] * G + k;
+        uo.seq_pos = seq_pos;
+        uo.n_seqs_global = n_total * G;
+    }
+    if (fault_rank_fails(step)) {
+        st = grpo_fail(GRPO_EINTERNAL, "step %ld: failure injected on rank %d (GRPO_FAULT_FAIL_RANK)", step, dist_rank());
+        goto done;
+    }
     double t1 = now_s();
     UpdateStats us;
     if ((st = policy_update(t->env.model, t->ref, &t->opt, groups, n, &uo, &us))) goto done;
     rs->train_s = now_s() - t1;
+    if (dist) {
+        // The step's numbers come from every process: rank 0 gets all groups
+        // (the others only needed the update), and times are the slowest's.
+        double times[3] = {rs->gen_s, rs->reward_s, rs->train_s};
+        if ((st = dist_allreduce_max_f64(times, 3)) || (st = dist_groups_gather(groups, pos, n, n_total, t->env.train, &all)))
+            goto done;
+        rs->gen_s = times[0], rs->reward_s = times[1], rs->train_s = times[2];
+        t->nan_streak = us.n_skipped > 0 && us.n_updates == 0 ? t->nan_streak + 1 : 0;
+        if (dist_rank() != 0) goto done;
+    }
+    const Group *mg = dist ? all : groups; // the step's groups for metrics and the run file
+    const int mn = dist ? n_total : n;
 
     double rsum = 0, rsq = 0, len = 0, lmax = 0, trunc = 0, correct = 0, gen_tokens = 0;
     int total = 0;
-    for (int g = 0; g < n; g++)
-        for (int k = 0; k < groups[g].G; k++, total++) {
-            double r = groups[g].reward[k];
+    for (int g = 0; g < mn; g++)
+        for (int k = 0; k < mg[g].G; k++, total++) {
+            double r = mg[g].reward[k];
             rsum += r, rsq += r * r;
-            double l = groups[g].gen[k].n_tokens;
+            double l = mg[g].gen[k].n_tokens;
             len += l, gen_tokens += l;
             if (l > lmax) lmax = l;
-            trunc += groups[g].gen[k].finish == GEN_FINISH_LENGTH;
-            correct += eval_is_correct(&groups[g].score[k], t->verifier);
+            trunc += mg[g].gen[k].finish == GEN_FINISH_LENGTH;
+            correct += eval_is_correct(&mg[g].score[k], t->verifier);
         }
-    rs->n_prompts = n;
+    rs->n_prompts = mn;
     rs->n_rollouts = total;
     rs->reward_mean = total ? rsum / total : 0;
     rs->reward_std = total > 1 ? sqrt(fmax(0, (rsq - rsum * rsum / total) / (total - 1))) : 0;
@@ -287,11 +346,13 @@ static int train_step(Trainer *t, long step, RunStep *rs) {
     rs->tokens_per_s = rs->gen_s > 0 ? gen_tokens / rs->gen_s : 0;
     rs->skipped_update = us.n_skipped > 0;
     rs->step_s = now_s() - t0;
-    t->nan_streak = us.n_skipped > 0 && us.n_updates == 0 ? t->nan_streak + 1 : 0;
-    st = log_step(t, rs, groups, n);
+    if (!dist) t->nan_streak = us.n_skipped > 0 && us.n_updates == 0 ? t->nan_streak + 1 : 0;
+    st = log_step(t, rs, mg, mn);
 done:
     for (int g = 0; g < n; g++) group_free(&groups[g]);
     free(groups);
+    for (int g = 0; all && g < n_total; g++) group_free(&all[g]);
+    free(all), free(pos), free(seq_pos);
     return st;
 }
 
@@ -316,6 +377,17 @@ int trainer_resume_config(const char *out_dir, TrainConfig *c) {
 
 static void on_signal(int sig) { g_stop = 1; }
 
+// Gradients are all-reduced with MPI in host memory and with NCCL in GPU
+// memory: every process must have opened the same kind of backend.
+static int same_backend_everywhere(const Backend *be) {
+    double k[2] = {(double)be->kind, -(double)be->kind};
+    int st = dist_allreduce_max_f64(k, 2);
+    if (!st && k[0] != -k[1])
+        st = grpo_fail(GRPO_EINVAL, "rank %d: the processes opened different devices (this one: %s); set device=cpu or device=cuda",
+                       dist_rank(), be->name);
+    return st;
+}
+
 int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const TrainerOutput *o, TrainResult *res) {
     memset(res, 0, sizeof *res);
     Trainer t;
@@ -328,7 +400,8 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
     char *state = NULL;
     cJSON *sj = NULL;
     int st = GRPO_OK;
-    if (!resume && (st = grpo_mkdirs(out_dir))) return st;
+    const int rank0 = dist_rank() == 0;
+    if (!resume && rank0 && (st = grpo_mkdirs(out_dir))) return st;
     if (resume) {
         if ((st = ckpt_latest(out_dir, ckpt, sizeof ckpt, &start)) || (st = ckpt_read_state(ckpt, &state))) return st;
         sj = cJSON_Parse(state);
@@ -346,6 +419,7 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
     if (resume) snprintf(ec.model, sizeof ec.model, "%s", ckpt);
     if ((st = env_open(&t.env, &ec, ENV_MODEL | ENV_DATA | ENV_EVAL))) goto done;
     t.env.cfg = t.c;
+    if ((st = same_backend_everywhere(t.env.be))) goto done;
     char err[512];
     if (rules_load(default_rules(&t.c), &t.rules, err, sizeof err)) {
         st = grpo_fail(GRPO_EINVAL, "rules: %s", err);
@@ -362,15 +436,17 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
             goto done;
     }
     if ((st = stoptable_build(&t.stops, &t.env))) goto done;
-    snprintf(db, sizeof db, "%s/run.db", out_dir);
-    if ((st = runlog_open(db, 0, &t.log))) goto done;
-    if (resume) {
-        if ((st = runlog_truncate_after(t.log, t.run_id, (int)start))) goto done;
-    } else {
-        char *cj = config_to_json(&t.c);
-        st = runlog_begin_run(t.log, cj, &t.run_id);
-        free(cj);
-        if (st) goto done;
+    if (rank0) { // the other processes never open the run file
+        snprintf(db, sizeof db, "%s/run.db", out_dir);
+        if ((st = runlog_open(db, 0, &t.log))) goto done;
+        if (resume) {
+            if ((st = runlog_truncate_after(t.log, t.run_id, (int)start))) goto done;
+        } else {
+            char *cj = config_to_json(&t.c);
+            st = runlog_begin_run(t.log, cj, &t.run_id);
+            free(cj);
+            if (st) goto done;
+        }
     }
     g_stop = 0;
     struct sigaction sa, old_int, old_term;
@@ -379,7 +455,7 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    if (start == 0) {
+    if (start == 0 && rank0) {
         if ((st = run_eval(&t, 0, &res->first_eval))) goto restore;
         res->have_first_eval = 1;
     }
@@ -389,16 +465,21 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
         RunStep rs;
         if ((st = train_step(&t, step, &rs))) goto restore;
         done_steps = step;
+        // Every process stops after the same step (a signal may reach only some).
+        double stop = g_stop;
+        if ((st = dist_allreduce_max_f64(&stop, 1))) goto restore;
+        g_stop = stop > 0;
         double per = (now_s() - t_loop) / (double)(step - start);
         progress(o, &rs, t.c.steps, per * (double)(t.c.steps - step));
         int last = step == t.c.steps;
         if (t.nan_streak >= 3) {
             save_checkpoint(&t, step);
+            dist_barrier(); // the others wait for the checkpoint before they stop too
             st = grpo_fail(GRPO_EINVAL, "step %ld: three updates in a row had a non-finite loss or gradient; stopped (checkpoint %s/checkpoints/step-%06ld)",
                            step, out_dir, step);
             goto restore;
         }
-        if (!last && t.c.eval_every && step % t.c.eval_every == 0) {
+        if (!last && rank0 && t.c.eval_every && step % t.c.eval_every == 0) {
             EvalResult er;
             if ((st = run_eval(&t, step, &er))) goto restore;
         }
@@ -411,7 +492,7 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
     }
     if (o->progress_tty && !o->quiet) fputc('\n', stderr);
     res->steps_done = done_steps;
-    if (!res->interrupted && done_steps == t.c.steps) {
+    if (!res->interrupted && done_steps == t.c.steps && rank0) {
         if ((st = run_eval(&t, t.c.steps, &res->last_eval))) goto restore;
         res->have_last_eval = 1;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/status.h"
+#include "rl/dist.h"
 #include "rl/pack.h"
 
 typedef struct {
@@ -40,6 +41,15 @@ static int forward_seqs(Model *m, Pack *pk, const Seq *s, int a, int b, double t
     return GRPO_OK;
 }
 
+// The first local sequence whose step-wide position is >= x (pos NULL: one
+// process, positions are the local indices).
+static int first_local_at(const int *pos, int n, int x) {
+    if (!pos) return x < n ? x : n;
+    int i = 0;
+    while (i < n && pos[i] < x) i++;
+    return i;
+}
+
 int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, int n_groups, const UpdateOptions *o,
                   UpdateStats *out) {
     memset(out, 0, sizeof *out);
@@ -48,18 +58,21 @@ int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, in
         n += groups[g].G;
         for (int k = 0; k < groups[g].G; k++) total_comp += groups[g].gen[k].n_tokens;
     }
-    if (n == 0) return GRPO_OK;
-    Seq *s = calloc((size_t)n, sizeof *s);
+    const int dist = o->seq_pos != NULL, N = dist ? o->n_seqs_global : n;
+    // A process without sequences still takes part in every all-reduce.
+    if (N == 0) return GRPO_OK;
+    Seq *s = calloc((size_t)n + 1, sizeof *s);
     int *tok_off = calloc((size_t)n + 1, sizeof(int)); // completion-token offsets of each sequence
     float *old = calloc((size_t)total_comp + 1, sizeof(float)), *refl = calloc((size_t)total_comp + 1, sizeof(float));
     float *logp = calloc((size_t)total_comp + 1, sizeof(float)), *ent = calloc((size_t)total_comp + 1, sizeof(float));
-    float *mask = calloc((size_t)total_comp + 1, sizeof(float)), *adv = calloc((size_t)n, sizeof(float));
+    float *mask = calloc((size_t)total_comp + 1, sizeof(float)), *adv = calloc((size_t)n + 1, sizeof(float));
     float *dcomp = calloc((size_t)total_comp + 1, sizeof(float));
     float *pos_buf = NULL, *ent_buf = NULL, *dpos = NULL;
     int *starts = calloc((size_t)n + 1, sizeof(int));
+    double *cum = calloc((size_t)N + 1, sizeof(double)); // (N + 1) masked-token prefix sums over the step's sequences
     Pack pk = {0};
     int st = GRPO_OK;
-    if (!s || !tok_off || !old || !refl || !logp || !ent || !mask || !adv || !dcomp || !starts) {
+    if (!s || !tok_off || !old || !refl || !logp || !ent || !mask || !adv || !dcomp || !starts || !cum) {
         st = grpo_fail(GRPO_ENOMEM, "out of memory in the policy update");
         goto done;
     }
@@ -71,7 +84,12 @@ int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, in
             adv[i] = groups[g].adv[k];
             for (int t = tok_off[i]; t < tok_off[i + 1]; t++) mask[t] = o->mask_truncated && s[i].truncated ? 0.0f : 1.0f;
         }
-    const int mini = o->mini_batch > 0 && o->mini_batch < n ? o->mini_batch : n;
+    // Masked tokens are whole numbers: these sums are exact in any order.
+    for (int i = 0; i < n; i++)
+        for (int t = tok_off[i]; t < tok_off[i + 1]; t++) cum[1 + (dist ? o->seq_pos[i] : i)] += mask[t];
+    if (dist && (st = dist_allreduce_sum_f64(cum + 1, (size_t)N))) goto done;
+    for (int j = 0; j < N; j++) cum[j + 1] += cum[j];
+    const int mini = o->mini_batch > 0 && o->mini_batch < N ? o->mini_batch : N;
     const int micro = o->micro_batch > 0 && o->micro_batch < mini ? o->micro_batch : mini;
 
     // Old log-probs: on-policy with one iteration, the sampler's own values.
@@ -98,14 +116,14 @@ int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, in
     long tok_count = 0;
     int n_minis = 0;
     for (int it = 0; it < (o->num_iterations > 0 ? o->num_iterations : 1); it++) {
-        for (int m0 = 0; m0 < n; m0 += mini) {
-            int m1 = m0 + mini < n ? m0 + mini : n;
-            double norm_tokens = 0;
-            for (int t = tok_off[m0]; t < tok_off[m1]; t++) norm_tokens += mask[t];
+        for (int m0 = 0; m0 < N; m0 += mini) {
+            int m1 = m0 + mini < N ? m0 + mini : N;
+            const int l0 = first_local_at(o->seq_pos, n, m0), l1 = first_local_at(o->seq_pos, n, m1); // this process's part
+            double norm_tokens = cum[m1] - cum[m0];
             if ((st = model_zero_grad(policy))) goto done;
             double mb_loss = 0;
-            for (int a = m0; a < m1; a += micro) {
-                int b = a + micro < m1 ? a + micro : m1;
+            for (int a = l0; a < l1; a += micro) {
+                int b = a + micro < l1 ? a + micro : l1;
                 int want_ent = o->want_entropy && it == 0;
                 if ((st = forward_seqs(policy, &pk, s, a, b, o->temperature, 0, &pos_buf, &ent_buf, logp + tok_off[a],
                                        want_ent ? ent + tok_off[a] : NULL)))
@@ -138,6 +156,11 @@ int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, in
                 const float nan = NAN;
                 if ((st = policy->be->to_device(policy->be, policy->grads, &nan, sizeof nan))) goto done;
             }
+            // The normalisers are the whole step's, so the step's gradient and
+            // loss are the sums of the processes' parts: one all-reduce.
+            if (dist && ((st = dist_allreduce_sum_f32(policy->grads, policy->n_params, policy->be)) ||
+                         (st = dist_allreduce_sum_f64(&mb_loss, 1))))
+                goto done;
             double gn;
             if ((st = optim_clip_grad_norm(policy->be, policy->grads, policy->n_params, o->max_grad_norm, &gn))) goto done;
             // A non-finite loss or gradient is never applied: skipping keeps the
@@ -155,6 +178,12 @@ int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, in
             n_minis++;
         }
     }
+    if (dist) {
+        double part[6] = {kl_sum, clip_sum, clip_lo, clip_hi, ent_sum, (double)tok_count};
+        if ((st = dist_allreduce_sum_f64(part, 6))) goto done;
+        kl_sum = part[0], clip_sum = part[1], clip_lo = part[2], clip_hi = part[3], ent_sum = part[4];
+        tok_count = (long)part[5];
+    }
     out->loss = n_minis ? loss_sum / n_minis : 0;
     out->grad_norm = n_minis ? gn_sum / n_minis : 0;
     out->kl = tok_count ? kl_sum / tok_count : 0;
@@ -166,6 +195,6 @@ int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, in
 done:
     pack_free(&pk);
     free(s), free(tok_off), free(old), free(refl), free(logp), free(ent), free(mask), free(adv), free(dcomp);
-    free(pos_buf), free(ent_buf), free(dpos), free(starts);
+    free(pos_buf), free(ent_buf), free(dpos), free(starts), free(cum);
     return st;
 }

@@ -22,6 +22,14 @@ typedef struct {
     double lr;
     int want_entropy;
     int poison_grads;            // fault injection for tests: make the gradient NaN
+    // Data parallel (rl/dist.h): this process holds some of the step's
+    // n_seqs_global sequences; seq_pos[i] (increasing) is local sequence i's
+    // position among them (groups in order, G samples each). Mini-batches and
+    // loss normalisers are then taken over the whole step, and gradients and
+    // statistics summed over the processes, so each one takes the optimizer step
+    // one process holding every sequence would. seq_pos NULL = one process.
+    const int *seq_pos;
+    int n_seqs_global;
 } UpdateOptions;
 
 typedef struct {

@@ -11,6 +11,7 @@ PACKAGES=(
   libopenblas-openmp-dev       # CPU backend matmuls (the OpenMP build shares our thread pool)
   libgmp-dev                   # exact rationals in the math verifier
   python3                      # the one runtime dependency of the code reward (run in the sandbox)
+  libopenmpi-dev openmpi-bin   # data-parallel training: mpirun -np N grpo train (optional at build time)
   chromium                     # tests only: renders the HTML report headless
 )
 
