@@ -32,54 +32,64 @@ static const char *TEMPLATE = "Q: {question}\nA:";
 static const char *DATASET = "gen:arithmetic?digits=2&ops=+&n=20000";
 static const char *SFT_DATASET = "gen:arithmetic?digits=2&ops=+&worked=1&slip=60&n=20000";
 
-static void set(TrainConfig *c, const char *kv) {
-    if (config_set(c, kv) != GRPO_OK) fprintf(stderr, "grpo: internal default '%s' rejected: %s\n", kv, grpo_errmsg());
+// Keeps the first failure, so a recipe reads as a plain list of settings.
+static void set(TrainConfig *c, int *st, const char *kv) {
+    if (*st) return;
+    if ((*st = config_set(c, kv))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", grpo_errmsg()); // grpo_fail rewrites that buffer
+        *st = grpo_fail(*st, "default job: internal setting '%s' rejected: %s", kv, why);
+    }
 }
 
-void default_job_sft_config(TrainConfig *c, const char *init_dir) {
+int default_job_sft_config(TrainConfig *c, const char *init_dir) {
+    int st = GRPO_OK;
     config_defaults(c);
     snprintf(c->model, sizeof c->model, "%s", init_dir);
     snprintf(c->dataset, sizeof c->dataset, "%s", SFT_DATASET);
     snprintf(c->template_name, sizeof c->template_name, "%s", TEMPLATE);
-    set(c, "device=cpu");
-    set(c, "seed=1");
+    set(c, &st, "device=cpu");
+    set(c, &st, "seed=1");
     // Copying digits out of the question takes a 0.8M-parameter byte-level
     // model ~250 steps to discover (the loss sits near 0.3 until then); 500
     // give it the column arithmetic. Rates of 3e-3 and up never leave that plateau.
-    set(c, "steps=500");
-    set(c, "prompts_per_step=16");
-    set(c, "lr=1e-3");
-    set(c, "lr_scheduler=constant");
-    set(c, "warmup_steps=10");
-    set(c, "weight_decay=0.0");
-    set(c, "max_completion_len=200");
-    set(c, "keep_checkpoints=1");
+    set(c, &st, "steps=500");
+    set(c, &st, "prompts_per_step=16");
+    set(c, &st, "lr=1e-3");
+    set(c, &st, "lr_scheduler=constant");
+    set(c, &st, "warmup_steps=10");
+    set(c, &st, "weight_decay=0.0");
+    set(c, &st, "max_completion_len=200");
+    set(c, &st, "keep_checkpoints=1");
+    return st;
 }
 
-void default_job_config(TrainConfig *c, const char *base_dir) {
+int default_job_config(TrainConfig *c, const char *base_dir) {
+    int st = GRPO_OK;
     config_defaults(c);
     snprintf(c->model, sizeof c->model, "%s", base_dir);
     snprintf(c->dataset, sizeof c->dataset, "%s", DATASET);
     snprintf(c->template_name, sizeof c->template_name, "%s", TEMPLATE);
-    set(c, "rules=math");
-    set(c, "device=cpu");
-    set(c, "seed=1");
+    set(c, &st, "rules=math");
+    set(c, &st, "device=cpu");
+    set(c, &st, "seed=1");
     // With Adam every weight moves ~lr per step whatever the noise in the policy
     // gradient; from 3e-4 up the 0.8M-parameter policy's greedy decoding falls
     // apart for a while, 1e-4 turns the carrying habit around within ~20 steps.
-    set(c, "steps=40");
-    set(c, "prompts_per_step=16");
-    set(c, "group_size=8");
-    set(c, "loss_type=grpo");
-    set(c, "lr=1e-4");
-    set(c, "lr_scheduler=constant");
-    set(c, "temperature=1.0");
-    set(c, "max_completion_len=192");
-    set(c, "stop=</answer>");
-    set(c, "eval_size=200");
-    set(c, "eval_every=20");
-    set(c, "save_every=20");
-    set(c, "keep_checkpoints=2");
+    set(c, &st, "steps=40");
+    set(c, &st, "prompts_per_step=16");
+    set(c, &st, "group_size=8");
+    set(c, &st, "loss_type=grpo");
+    set(c, &st, "lr=1e-4");
+    set(c, &st, "lr_scheduler=constant");
+    set(c, &st, "temperature=1.0");
+    set(c, &st, "max_completion_len=192");
+    set(c, &st, "stop=</answer>");
+    set(c, &st, "eval_size=200");
+    set(c, &st, "eval_every=20");
+    set(c, &st, "save_every=20");
+    set(c, &st, "keep_checkpoints=2");
+    return st;
 }
 
 static void cache_root(char *buf, size_t n) {
@@ -141,9 +151,8 @@ static int ensure_base_model(char *base, size_t n, const TrainerOutput *o) {
     int st = make_init_model(init);
     if (st) return st;
     TrainConfig sc;
-    default_job_sft_config(&sc, init);
     SftResult sr;
-    if ((st = sft_run(&sc, work, o->quiet, &sr))) return st;
+    if ((st = default_job_sft_config(&sc, init)) || (st = sft_run(&sc, work, o->quiet, &sr))) return st;
     char final[4400];
     ckpt_dir(final, sizeof final, work, sr.steps);
     // Another process may have raced us to it; either copy is the same model.
@@ -162,7 +171,10 @@ int default_job_run(const char *const *sets, int n_sets, const char *out_dir, co
         return 1;
     }
     TrainConfig c;
-    default_job_config(&c, base);
+    if (default_job_config(&c, base)) {
+        fprintf(stderr, "grpo train: %s\n", grpo_errmsg());
+        return 1;
+    }
     for (int i = 0; i < n_sets; i++)
         if (config_set(&c, sets[i])) {
             fprintf(stderr, "grpo train: %s\n", grpo_errmsg());

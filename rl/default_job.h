@@ -12,8 +12,9 @@
 // Returns the process exit code.
 int default_job_run(const char *const *sets, int n_sets, const char *out_dir, const TrainerOutput *o);
 
-// The job's GRPO configuration (before overrides) and its SFT recipe.
-void default_job_config(TrainConfig *c, const char *base_model_dir);
-void default_job_sft_config(TrainConfig *c, const char *init_model_dir);
+// The job's GRPO configuration (before overrides) and its SFT recipe; a setting
+// the key table rejects is an error (it would mean the recipe silently changed).
+int default_job_config(TrainConfig *c, const char *base_model_dir);
+int default_job_sft_config(TrainConfig *c, const char *init_model_dir);
 
 #endif
