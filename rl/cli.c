@@ -145,3 +145,10 @@ int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n) {
     *n = k;
     return 0;
 }
+
+void cli_progress(void *user, const char *line, int redraw) {
+    (void)user;
+    if (!line) fputc('\n', stderr);
+    else if (redraw) fprintf(stderr, "\r\033[K%s", line);
+    else fprintf(stderr, "%s\n", line);
+}

@@ -33,7 +33,8 @@ static int run(int argc, char **argv) {
     if (config_validate(&cfg)) return cli_fail("sft");
     if (!cfg.model[0]) return cli_error("sft", "model: give the model directory to fine-tune (--set model=DIR)");
     SftResult res;
-    if (sft_run(&cfg, out, quiet, &res)) return cli_fail("sft");
+    TrainerOutput o = {quiet, 0, cli_progress, NULL};
+    if (sft_run(&cfg, out, &o, &res)) return cli_fail("sft");
     printf("{\"steps\": %ld, \"first_loss\": %.6f, \"last_loss\": %.6f, \"checkpoint\": \"%s/checkpoints/step-%06ld\"}\n", res.steps,
            res.first_loss, res.last_loss, out, res.steps);
     return 0;

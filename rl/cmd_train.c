@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernels/status.h"
@@ -15,6 +16,25 @@ static void print_eval(const char *label, const EvalResult *r) {
     printf("%s: accuracy %.3f  reward %.3f  length %.1f", label, r->accuracy, r->reward_mean, r->completion_len);
     if (r->k > 1) printf("  pass@%d %.3f  maj@%d %.3f", r->k, r->pass_k, r->k, r->maj_k);
     printf("  (%d examples)\n", r->n);
+}
+
+// The default job, and its before/after table.
+static int default_job_main(const char *const *sets, int n_sets, const char *out, const TrainerOutput *o) {
+    time_t t0 = time(NULL);
+    TrainResult r;
+    if (default_job_run(sets, n_sets, out, o, &r)) return cli_fail("train");
+    double secs = difftime(time(NULL), t0);
+    printf("\n%-26s %10s %10s %10s\n", "default job (held-out)", "before", "after", "change");
+    if (r.have_first_eval && r.have_last_eval) {
+        printf("%-26s %9.1f%% %9.1f%% %+9.1f\n", "accuracy (greedy pass@1)", 100 * r.first_eval.accuracy, 100 * r.last_eval.accuracy,
+               100 * (r.last_eval.accuracy - r.first_eval.accuracy));
+        printf("%-26s %10.3f %10.3f %+10.3f\n", "mean reward", r.first_eval.reward_mean, r.last_eval.reward_mean,
+               r.last_eval.reward_mean - r.first_eval.reward_mean);
+        printf("%-26s %10.1f %10.1f %+10.1f\n", "completion length", r.first_eval.completion_len, r.last_eval.completion_len,
+               r.last_eval.completion_len - r.first_eval.completion_len);
+    }
+    printf("%ld GRPO steps in %.0f s total; run file %s/run.db (see grpo runs / rollouts / report)\n", r.steps_done, secs, out);
+    return r.interrupted ? 130 : 0;
 }
 
 static int train_main(int argc, char **argv) {
@@ -58,10 +78,10 @@ static int train_main(int argc, char **argv) {
     const int rank0 = dist_rank() == 0;
     char who[48] = "train";
     if (dist_size() > 1) snprintf(who, sizeof who, "train (rank %d of %d)", dist_rank(), dist_size());
-    TrainerOutput o = {quiet || !rank0, isatty(STDERR_FILENO)};
+    TrainerOutput o = {quiet || !rank0, isatty(STDERR_FILENO), cli_progress, NULL};
     if (!resume && !npos && !cfg.model[0]) {
         if (dist_size() > 1) return cli_error("train", "the built-in default job runs in one process; give a model to train with mpirun");
-        return default_job_run(sets.items, sets.n, out ? out : "runs/default", &o);
+        return default_job_main(sets.items, sets.n, out ? out : "runs/default", &o);
     }
     if (config_validate(&cfg)) return cli_fail("train");
     if (!cfg.model[0]) return cli_error("train", "model: give a model directory (\"model\" in the config or --set model=DIR)");

@@ -140,68 +140,40 @@ static int ensure_base_model(char *base, size_t n, const TrainerOutput *o) {
     cache_root(root, sizeof root);
     snprintf(base, n, "%s/default-base-%s", root, DEFAULT_JOB_VERSION);
     if (file_exists(base, "config.json") && file_exists(base, "model.safetensors")) {
-        if (!o->quiet) fprintf(stderr, "default job: base model %s (cached)\n", base);
+        trainer_log(o, 0, "default job: base model %s (cached)", base);
         return GRPO_OK;
     }
     char work[4200], init[4300];
     snprintf(work, sizeof work, "%s.tmp-%d", base, (int)getpid());
     snprintf(init, sizeof init, "%s/init", work);
     ckpt_remove_tree(work);
-    if (!o->quiet) fprintf(stderr, "default job: making the base model once (random init + SFT warm start) in %s\n", base);
+    trainer_log(o, 0, "default job: making the base model once (random init + SFT warm start) in %s", base);
     int st = make_init_model(init);
     if (st) return st;
     TrainConfig sc;
     SftResult sr;
-    if ((st = default_job_sft_config(&sc, init)) || (st = sft_run(&sc, work, o->quiet, &sr))) return st;
+    if ((st = default_job_sft_config(&sc, init)) || (st = sft_run(&sc, work, o, &sr))) return st;
     char final[4400];
     ckpt_dir(final, sizeof final, work, sr.steps);
     // Another process may have raced us to it; either copy is the same model.
     if (rename(final, base) != 0 && !file_exists(base, "config.json"))
         return grpo_fail(GRPO_EIO, "%s: cannot move the base model into the cache: %s", base, strerror(errno));
     ckpt_remove_tree(work);
-    if (!o->quiet) fprintf(stderr, "default job: SFT loss %.3f -> %.3f over %ld steps\n", sr.first_loss, sr.last_loss, sr.steps);
+    trainer_log(o, 0, "default job: SFT loss %.3f -> %.3f over %ld steps", sr.first_loss, sr.last_loss, sr.steps);
     return GRPO_OK;
 }
 
-int default_job_run(const char *const *sets, int n_sets, const char *out_dir, const TrainerOutput *o) {
-    time_t t0 = time(NULL);
+int default_job_run(const char *const *sets, int n_sets, const char *out_dir, const TrainerOutput *o, TrainResult *res) {
+    memset(res, 0, sizeof *res);
     char base[4096];
-    if (ensure_base_model(base, sizeof base, o)) {
-        fprintf(stderr, "grpo train: default job: %s\n", grpo_errmsg());
-        return 1;
-    }
+    int st = ensure_base_model(base, sizeof base, o);
+    if (st) return grpo_wrap(st, "default job: ");
     TrainConfig c;
-    if (default_job_config(&c, base)) {
-        fprintf(stderr, "grpo train: %s\n", grpo_errmsg());
-        return 1;
-    }
+    if ((st = default_job_config(&c, base))) return st;
     for (int i = 0; i < n_sets; i++)
-        if (config_set(&c, sets[i])) {
-            fprintf(stderr, "grpo train: %s\n", grpo_errmsg());
-            return 1;
-        }
-    if (config_validate(&c)) {
-        fprintf(stderr, "grpo train: %s\n", grpo_errmsg());
-        return 1;
-    }
+        if ((st = config_set(&c, sets[i]))) return st;
+    if ((st = config_validate(&c))) return st;
     // A fresh run each time: the default job is a demonstration, not a resumable run.
     ckpt_remove_tree(out_dir);
-    TrainResult r;
-    int st = trainer_run(&c, out_dir, 0, o, &r);
-    if (st) {
-        fprintf(stderr, "grpo train: %s\n", grpo_errmsg());
-        return 1;
-    }
-    double secs = difftime(time(NULL), t0);
-    printf("\n%-26s %10s %10s %10s\n", "default job (held-out)", "before", "after", "change");
-    if (r.have_first_eval && r.have_last_eval) {
-        printf("%-26s %9.1f%% %9.1f%% %+9.1f\n", "accuracy (greedy pass@1)", 100 * r.first_eval.accuracy, 100 * r.last_eval.accuracy,
-               100 * (r.last_eval.accuracy - r.first_eval.accuracy));
-        printf("%-26s %10.3f %10.3f %+10.3f\n", "mean reward", r.first_eval.reward_mean, r.last_eval.reward_mean,
-               r.last_eval.reward_mean - r.first_eval.reward_mean);
-        printf("%-26s %10.1f %10.1f %+10.1f\n", "completion length", r.first_eval.completion_len, r.last_eval.completion_len,
-               r.last_eval.completion_len - r.first_eval.completion_len);
-    }
-    printf("%ld GRPO steps in %.0f s total; run file %s/run.db (see grpo runs / rollouts / report)\n", r.steps_done, secs, out_dir);
-    return r.interrupted ? 130 : 0;
+    return trainer_run(&c, out_dir, 0, o, res);
 }

@@ -9,8 +9,8 @@
 #include "rl/trainer.h"
 
 // sets: the user's --set overrides, applied on top of the job's own settings.
-// Returns the process exit code.
-int default_job_run(const char *const *sets, int n_sets, const char *out_dir, const TrainerOutput *o);
+// Trains into out_dir (replacing what was there); res as trainer_run's.
+int default_job_run(const char *const *sets, int n_sets, const char *out_dir, const TrainerOutput *o, TrainResult *res);
 
 // The job's GRPO configuration (before overrides) and its SFT recipe; a setting
 // the key table rejects is an error (it would mean the recipe silently changed).

@@ -37,7 +37,7 @@ static int encode_completion(const TrainEnv *e, const cJSON *ex, int idx, int32_
     return GRPO_OK;
 }
 
-int sft_run(const TrainConfig *cfg, const char *out_dir, int quiet, SftResult *res) {
+int sft_run(const TrainConfig *cfg, const char *out_dir, const TrainerOutput *o, SftResult *res) {
     memset(res, 0, sizeof *res);
     TrainEnv e;
     int st = env_open(&e, cfg, ENV_MODEL | ENV_DATA);
@@ -93,8 +93,8 @@ int sft_run(const TrainConfig *cfg, const char *out_dir, int quiet, SftResult *r
             double lr = optim_lr_at(sched, cfg->lr, step - 1, cfg->steps, cfg->warmup_steps, cfg->min_lr_ratio);
             if ((st = adamw_step(&opt, e.model->params, e.model->grads, lr, &ac))) goto done;
         }
-        if (!quiet && (step == 1 || step % 10 == 0 || step == cfg->steps))
-            fprintf(stderr, "sft step %ld/%ld  loss %.4f  grad_norm %.3f  %.1f s\n", step, cfg->steps, loss, gnorm, now_s() - t0);
+        if (step == 1 || step % 10 == 0 || step == cfg->steps)
+            trainer_log(o, 0, "sft step %ld/%ld  loss %.4f  grad_norm %.3f  %.1f s", step, cfg->steps, loss, gnorm, now_s() - t0);
         int last = step == cfg->steps;
         if (last || (cfg->save_every && step % cfg->save_every == 0)) {
             char state[256];

@@ -5,6 +5,7 @@
 #define GRPO_SFT_H
 
 #include "rl/config.h"
+#include "rl/trainer.h"
 
 typedef struct {
     double first_loss, last_loss; // mean completion-token NLL of the first and last steps
@@ -13,9 +14,8 @@ typedef struct {
 
 // Runs cfg->steps SFT steps of cfg->prompts_per_step examples each on cfg->dataset
 // (each example needs a "completion"; the prompt is its question through the
-// template), checkpointing into out_dir. quiet = 0 prints a progress line to
-// stderr every few steps (the CLI's choice; the library call itself never prints
-// when quiet).
-int sft_run(const TrainConfig *cfg, const char *out_dir, int quiet, SftResult *res);
+// template), checkpointing into out_dir. A progress line every few steps goes to
+// o (see TrainerOutput; NULL = none).
+int sft_run(const TrainConfig *cfg, const char *out_dir, const TrainerOutput *o, SftResult *res);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,8 +245,21 @@ static void progress(const TrainerOutput *o, const RunStep *rs, long steps, doub
     else snprintf(acc, sizeof acc, "%.3f", rs->accuracy);
     snprintf(line, sizeof line, "step %d/%ld  reward %.3f  acc %s  kl %.4f  tok/s %.0f  len %.0f  ETA %s%s", rs->step, steps,
              rs->reward_mean, acc, rs->kl, rs->tokens_per_s, rs->completion_len_mean, eta, rs->skipped_update ? "  (update skipped)" : "");
-    if (o->progress_tty) fprintf(stderr, "\r\033[K%s", line);
-    else fprintf(stderr, "%s\n", line);
+    trainer_log(o, o->progress_tty, "%s", line);
+}
+
+void trainer_log(const TrainerOutput *o, int redraw, const char *fmt, ...) {
+    if (!o || o->quiet || !o->log) return;
+    if (!fmt) {
+        o->log(o->user, NULL, redraw);
+        return;
+    }
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    o->log(o->user, line, redraw);
 }
 
 static int train_step(Trainer *t, long step, RunStep *rs) {
@@ -490,7 +504,7 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
             break;
         }
     }
-    if (o->progress_tty && !o->quiet) fputc('\n', stderr);
+    if (o->progress_tty && !o->quiet && o->log) o->log(o->user, NULL, 1);
     res->steps_done = done_steps;
     if (!res->interrupted && done_steps == t.c.steps && rank0) {
         if ((st = run_eval(&t, t.c.steps, &res->last_eval))) goto restore;

@@ -9,10 +9,20 @@
 #include "rl/config.h"
 #include "rl/evaluate.h"
 
+// Where progress goes. The library never prints: it hands lines to `log`, which
+// the CLI points at stderr (cli_progress in rl/cli.c).
 typedef struct {
     int quiet;         // no progress output at all
     int progress_tty;  // 1: a redrawn progress line; 0: one log line per step
+    // One line without its newline. redraw = 1: it replaces the previous redrawn
+    // line (a terminal's progress bar); line = NULL ends a run of redrawn lines.
+    // NULL = progress goes nowhere.
+    void (*log)(void *user, const char *line, int redraw);
+    void *user;
 } TrainerOutput;
+
+// Hands a line to o->log unless o is quiet or has no log.
+void trainer_log(const TrainerOutput *o, int redraw, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 typedef struct {
     long steps_done;
