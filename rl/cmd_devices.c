@@ -1,6 +1,7 @@
 // `grpo devices`: which backends this build has and whether each can run here.
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/backend.h"
@@ -26,13 +27,19 @@ static int run(int argc, char **argv) {
     int cuda_ok = backend_cuda_probe(gpu, sizeof gpu) == GRPO_OK;
     const char *why = cuda_ok ? "" : grpo_errmsg();
     int compiled = strstr(backend_compiled(), "cuda") != NULL;
+    // How OpenMP threads wait at barriers (see kernels/cpu/runtime_env.c).
+    char wait[64];
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    if (policy) snprintf(wait, sizeof wait, "OMP_WAIT_POLICY=%.40s", policy);
+    else if (spin) snprintf(wait, sizeof wait, "GOMP_SPINCOUNT=%.40s", spin);
+    else snprintf(wait, sizeof wait, "libgomp default");
     if (json) {
-        printf("{\"cpu\": {\"usable\": true, \"name\": \"%s\", \"threads\": %d}, "
+        printf("{\"cpu\": {\"usable\": true, \"name\": \"%s\", \"threads\": %d, \"omp_wait\": \"%s\"}, "
                "\"cuda\": {\"compiled\": %s, \"usable\": %s, \"name\": \"%s\"}}\n",
-               cpu->device_name, omp_get_max_threads(), compiled ? "true" : "false",
+               cpu->device_name, omp_get_max_threads(), wait, compiled ? "true" : "false",
                cuda_ok ? "true" : "false", cuda_ok ? gpu : "");
     } else {
-        printf("cpu   usable  %s, %d threads\n", cpu->device_name, omp_get_max_threads());
+        printf("cpu   usable  %s, %d threads (barrier wait: %s)\n", cpu->device_name, omp_get_max_threads(), wait);
         if (cuda_ok) printf("cuda  usable  %s\n", gpu);
         else printf("cuda  %s  %s\n", compiled ? "unusable" : "not built", why);
     }
