@@ -1,0 +1,217 @@
+// The emulator's runtime: fibers per CUDA thread, barriers, launch checks, memory, a naive SGEMM.
+#include <ucontext.h>
+#include <vector>
+#include "include/cublas_v2.h"
+
+namespace emu {
+enum { RUNNABLE, AT_BLOCK, AT_WARP, DONE };
+struct Thread {
+    ucontext_t ctx;
+    uint3e tid;
+    int lin, state;
+};
+Thread *cur;
+uint3e g_blockIdx;
+dim3 g_blockDim, g_gridDim;
+static ucontext_t sched;
+static std::vector<Thread> threads;
+static std::vector<char *> stacks;
+static std::function<void()> *g_body;
+static const char *g_name;
+static unsigned char wbuf[32][32][8];
+static unsigned warp_mask_seen[32];
+static cudaError_t last_error = cudaSuccess;
+static long n_problems;
+enum { STACK = 96 * 1024 };
+
+static void problem(const char *fmt, const char *what) {
+    n_problems++;
+    if (n_problems <= 20)
+        fprintf(stderr, "EMU PROBLEM in %s block (%u,%u,%u): %s\n", g_name, g_blockIdx.x, g_blockIdx.y, g_blockIdx.z,
+                what ? what : fmt);
+    if (getenv("EMU_ABORT")) abort();
+}
+uint3e &tid_of(Thread *t) { return t->tid; }
+int lane_id() { return cur->lin & 31; }
+static void yield_state(int st) {
+    Thread *t = cur;
+    t->state = st;
+    swapcontext(&t->ctx, &sched);
+}
+void syncthreads() { yield_state(AT_BLOCK); }
+void warp_exchange(unsigned mask, const void *v, void *out, int src, int size) {
+    int lane = cur->lin & 31, w = cur->lin >> 5;
+    unsigned nthr = g_blockDim.x * g_blockDim.y * g_blockDim.z;
+    int lanes_here = (int)(nthr - (unsigned)w * 32 < 32 ? nthr - (unsigned)w * 32 : 32);
+    if (mask != 0xffffffffu) problem("shuffle with a partial mask (emulator assumes full)", NULL);
+    if (lanes_here < 32) problem("full-mask shuffle in a partial warp (blockDim not a multiple of 32)", NULL);
+    memcpy(wbuf[w][lane], v, size);
+    yield_state(AT_WARP);
+    int s = src < 0 ? lane : src;
+    if (s >= lanes_here) {
+        problem("shuffle reads a lane that does not exist", NULL);
+        s = lane;
+    }
+    if (threads[(size_t)w * 32 + s].state == DONE) problem("shuffle reads a lane that has exited", NULL);
+    memcpy(out, wbuf[w][s], size);
+    yield_state(AT_WARP);
+}
+static void entry() {
+    (*g_body)();
+    cur->state = DONE;
+    swapcontext(&cur->ctx, &sched);
+}
+static int reverse = -1;
+static void run_block(unsigned nthr) {
+    if (reverse < 0) reverse = getenv("EMU_REVERSE") && atoi(getenv("EMU_REVERSE"));
+    for (unsigned i = 0; i < nthr; i++) {
+        Thread &t = threads[i];
+        t.lin = (int)i;
+        t.tid.x = i % g_blockDim.x;
+        t.tid.y = (i / g_blockDim.x) % g_blockDim.y;
+        t.tid.z = i / (g_blockDim.x * g_blockDim.y);
+        t.state = RUNNABLE;
+        getcontext(&t.ctx);
+        t.ctx.uc_stack.ss_sp = stacks[i];
+        t.ctx.uc_stack.ss_size = STACK;
+        t.ctx.uc_link = NULL;
+        makecontext(&t.ctx, entry, 0);
+    }
+    unsigned nw = (nthr + 31) / 32;
+    for (;;) {
+        // EMU_REVERSE=1 runs the threads of a block in the opposite order between
+        // barriers: a result that changes with it has a shared-memory race.
+        for (unsigned k = 0; k < nthr; k++) {
+            unsigned i = reverse ? nthr - 1 - k : k;
+            if (threads[i].state == RUNNABLE) {
+                cur = &threads[i];
+                swapcontext(&sched, &threads[i].ctx);
+            }
+        }
+        unsigned done = 0, at_block = 0, at_warp = 0;
+        for (unsigned i = 0; i < nthr; i++) {
+            done += threads[i].state == DONE;
+            at_block += threads[i].state == AT_BLOCK;
+            at_warp += threads[i].state == AT_WARP;
+        }
+        if (done == nthr) return;
+        int released = 0;
+        for (unsigned w = 0; w < nw; w++) {
+            unsigned lo = w * 32, hi = lo + 32 < nthr ? lo + 32 : nthr, nwarp = 0, nlive = 0, nblk = 0;
+            for (unsigned i = lo; i < hi; i++) {
+                nwarp += threads[i].state == AT_WARP;
+                nlive += threads[i].state != DONE;
+                nblk += threads[i].state == AT_BLOCK;
+            }
+            if (nwarp && nwarp == nlive) {
+                if (nlive < hi - lo) problem("warp shuffle while some lanes of the warp have exited", NULL);
+                for (unsigned i = lo; i < hi; i++)
+                    if (threads[i].state == AT_WARP) threads[i].state = RUNNABLE;
+                released = 1;
+            } else if (nwarp && nblk) {
+                problem("divergent warp: some lanes at a shuffle, others at __syncthreads", NULL);
+            }
+        }
+        if (released) continue;
+        if (at_block && at_block + done == nthr) {
+            if (done && getenv("EMU_STRICT_BARRIER")) problem("__syncthreads after some threads exited", NULL);
+            for (unsigned i = 0; i < nthr; i++)
+                if (threads[i].state == AT_BLOCK) threads[i].state = RUNNABLE;
+            continue;
+        }
+        problem("deadlock (threads wait at different barriers)", NULL);
+        fprintf(stderr, "EMU: aborting kernel %s (deadlock)\n", g_name);
+        abort();
+    }
+}
+void run(dim3 g, dim3 b, std::function<void()> body, const char *name) {
+    g_name = name;
+    unsigned long long nthr = (unsigned long long)b.x * b.y * b.z;
+    if (g.x == 0 || g.y == 0 || g.z == 0 || g.x > 0x7fffffffu || g.y > 65535 || g.z > 65535 || nthr == 0 ||
+        nthr > 1024 || b.z > 64) {
+        fprintf(stderr, "EMU: invalid launch configuration for %s: grid (%u,%u,%u) block (%u,%u,%u)\n", name, g.x, g.y,
+                g.z, b.x, b.y, b.z);
+        last_error = cudaErrorInvalidConfiguration;
+        n_problems++;
+        return;
+    }
+    if (threads.size() < nthr) {
+        threads.resize(nthr);
+        while (stacks.size() < nthr) stacks.push_back((char *)malloc(STACK));
+    }
+    g_blockDim = b;
+    g_gridDim = g;
+    g_body = &body;
+    for (unsigned z = 0; z < g.z; z++)
+        for (unsigned y = 0; y < g.y; y++)
+            for (unsigned x = 0; x < g.x; x++) {
+                g_blockIdx.x = x, g_blockIdx.y = y, g_blockIdx.z = z;
+                run_block((unsigned)nthr);
+            }
+}
+} // namespace emu
+
+struct Report {
+    ~Report() {
+        if (emu::n_problems) fprintf(stderr, "EMU: %ld problem(s) found\n", emu::n_problems);
+    }
+} report_at_exit;
+
+extern "C" {
+cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "CUDA emulator (CPU fibers)");
+    p->major = 9;
+    return cudaSuccess;
+}
+cudaError_t cudaGetLastError(void) { cudaError_t e = emu::last_error; emu::last_error = cudaSuccess; return e; }
+const char *cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : e == 9 ? "invalid configuration argument" : "emulated error"; }
+cudaError_t cudaMalloc(void **p, size_t bytes) {
+    *p = malloc(bytes ? bytes : 1);
+    if (!*p) return cudaErrorMemoryAllocation;
+    memset(*p, 0xA5, bytes); // uninitialised device memory is garbage, not zeros
+    return cudaSuccess;
+}
+cudaError_t cudaFree(void *p) { free(p); return cudaSuccess; }
+cudaError_t cudaMemGetInfo(size_t *fr, size_t *total) { *fr = 100u << 20; *total = 200u << 20; return cudaSuccess; }
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+    memmove(dst, src, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void *dst, int v, size_t bytes, cudaStream_t) { memset(dst, v, bytes); return cudaSuccess; }
+cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) { *s = (cudaStream_t)malloc(1); return cudaSuccess; }
+cudaError_t cudaStreamDestroy(cudaStream_t s) { free(s); return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+
+cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = (cublasHandle_t)malloc(1); return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasDestroy(cublasHandle_t h) { free(h); return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
+const char *cublasGetStatusString(cublasStatus_t s) { return s ? "emulated cublas error" : "success"; }
+// Column-major C (m, n) = alpha op(A) (m, k) op(B) (k, n) + beta C, as cuBLAS defines it.
+cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
+                           float *C, int ldc) {
+    if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m || lda < 1 || ldb < 1)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            double s = 0;
+            for (int p = 0; p < k; p++) {
+                float a = ta ? A[p + (size_t)i * lda] : A[i + (size_t)p * lda];
+                float b = tb ? B[j + (size_t)p * ldb] : B[p + (size_t)j * ldb];
+                s += (double)a * b;
+            }
+            float *c = &C[i + (size_t)j * ldc];
+            *c = (float)(*alpha * s + (*beta != 0 ? *beta * *c : 0.0f));
+        }
+    return CUBLAS_STATUS_SUCCESS;
+}
+// rl/dist.c's NCCL calls: never reached by the tests (single process); fail if they are.
+int ncclGetUniqueId(void *) { return 1; }
+int ncclCommInitRank(void *, int, ...) { return 1; }
+const char *ncclGetErrorString(int) { return "NCCL not available in the CUDA emulator"; }
+int ncclAllReduce(...) { return 1; }
+int ncclCommDestroy(void *) { return 1; }
+}

@@ -1,0 +1,115 @@
+// A tiny CUDA emulator for checking kernel logic on a CPU: every CUDA thread of a
+// block is a cooperative fiber; __syncthreads and warp shuffles are barriers;
+// launch configurations are validated like the driver does. Not a GPU model of
+// floating point (no FMA contraction), only of indexing and synchronisation.
+#pragma once
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <functional>
+#include <cmath>
+using std::isinf;
+using std::isnan;
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static
+#define __launch_bounds__(...)
+#ifndef __CUDACC__
+#define __CUDACC__ 1
+#endif
+
+typedef enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2,
+               cudaErrorInvalidConfiguration = 9, cudaErrorLaunchFailure = 719 } cudaError_t;
+typedef struct CUstream_st *cudaStream_t;
+enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
+                      cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 };
+#define cudaStreamNonBlocking 0x01
+struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; };
+
+struct uint3e { unsigned x, y, z; };
+struct dim3 {
+    unsigned x, y, z;
+    dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+extern "C" {
+cudaError_t cudaGetDeviceCount(int *n);
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev);
+cudaError_t cudaGetLastError(void);
+const char *cudaGetErrorString(cudaError_t e);
+cudaError_t cudaMalloc(void **p, size_t bytes);
+cudaError_t cudaFree(void *p);
+cudaError_t cudaMemGetInfo(size_t *fr, size_t *total);
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind k, cudaStream_t s);
+cudaError_t cudaMemsetAsync(void *dst, int v, size_t bytes, cudaStream_t s);
+cudaError_t cudaSetDevice(int d);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
+cudaError_t cudaStreamDestroy(cudaStream_t s);
+cudaError_t cudaStreamSynchronize(cudaStream_t s);
+}
+template <class T> static inline cudaError_t cudaMalloc(T **p, size_t bytes) { return cudaMalloc((void **)p, bytes); }
+
+namespace emu {
+struct Thread;
+extern Thread *cur;
+extern uint3e g_blockIdx;
+extern dim3 g_blockDim, g_gridDim;
+uint3e &tid_of(Thread *t);
+void syncthreads();
+void warp_exchange(unsigned mask, const void *v, void *out, int src_lane, int size); // src_lane < 0: own
+int lane_id();
+void run(dim3 grid, dim3 block, std::function<void()> body, const char *name);
+template <class K> struct Launcher {
+    K k;
+    dim3 g, b;
+    const char *name;
+    template <class... A> void operator()(A... a) {
+        run(g, b, [=]() { k(a...); }, name);
+    }
+};
+template <class K> Launcher<K> launch(K k, const char *name, dim3 g, dim3 b, size_t smem = 0, cudaStream_t s = 0) {
+    (void)smem, (void)s;
+    return Launcher<K>{k, g, b, name};
+}
+} // namespace emu
+#define EMU_LAUNCH(k, ...) emu::launch(k, #k, __VA_ARGS__)
+
+#define threadIdx (emu::tid_of(emu::cur))
+#define blockIdx (emu::g_blockIdx)
+#define blockDim (emu::g_blockDim)
+#define gridDim (emu::g_gridDim)
+static inline void __syncthreads() { emu::syncthreads(); }
+
+template <class T> static inline T emu_shfl(unsigned mask, T v, int src) {
+    T out;
+    emu::warp_exchange(mask, &v, &out, src, (int)sizeof(T));
+    return out;
+}
+template <class T> static inline T __shfl_xor_sync(unsigned m, T v, int o) { return emu_shfl(m, v, emu::lane_id() ^ o); }
+template <class T> static inline T __shfl_down_sync(unsigned m, T v, int o) {
+    int s = emu::lane_id() + o;
+    return emu_shfl(m, v, s >= 32 ? -1 : s);
+}
+template <class T> static inline T __shfl_up_sync(unsigned m, T v, int o) {
+    int s = emu::lane_id() - o;
+    return emu_shfl(m, v, s < 0 ? -1 : s);
+}
+template <class T> static inline T atomicAdd(T *p, T v) { T o = *p; *p = o + v; return o; }
+static inline int atomicCAS(int *p, int cmp, int v) { int o = *p; if (o == cmp) *p = v; return o; }
+static inline int atomicMin(int *p, int v) { int o = *p; if (v < o) *p = v; return o; }
+static inline int min(int a, int b) { return a < b ? a : b; }
+static inline int max(int a, int b) { return a > b ? a : b; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
+static inline float __fsqrt_rn(float a) { return sqrtf(a); }
+static inline double __dmul_rn(double a, double b) { return a * b; }
+static inline double __dsub_rn(double a, double b) { return a - b; }
+static inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
+static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
