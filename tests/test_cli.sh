@@ -48,7 +48,7 @@ expect_match "devices lists cpu" "$out" '^cpu +usable'
 # The startup re-exec (kernels/cpu/runtime_env.c) shortens libgomp's barrier spin
 # unless the user chose a wait policy, and stays out of the way when told to.
 out=$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_NUM_THREADS=2 "$GRPO_BIN" devices)
-expect_match "short OpenMP spin set by default" "$out" 'barrier wait: GOMP_SPINCOUNT=2000'
+expect_match "short OpenMP spin set by default" "$out" 'barrier wait: GOMP_SPINCOUNT=10000'
 out=$(env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=active OMP_NUM_THREADS=2 "$GRPO_BIN" devices)
 expect_match "the user's wait policy is kept" "$out" 'barrier wait: OMP_WAIT_POLICY=active'
 out=$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT GRPO_NO_REEXEC=1 OMP_NUM_THREADS=2 "$GRPO_BIN" devices)
