@@ -223,6 +223,21 @@ int config_load_file(TrainConfig *c, const char *path) {
     return st;
 }
 
+// A shell cannot easily pass a newline inside an argument, and templates and stop
+// strings are full of them: --set text values read \n, \t and \\ as C does.
+// Anything else after a backslash is kept as it is.
+static void unescape(char *dst, const char *src) {
+    for (; *src; src++) {
+        if (*src == '\\' && (src[1] == 'n' || src[1] == 't' || src[1] == '\\')) {
+            src++;
+            *dst++ = *src == 'n' ? '\n' : *src == 't' ? '\t' : '\\';
+        } else {
+            *dst++ = *src;
+        }
+    }
+    *dst = 0;
+}
+
 int config_set(TrainConfig *c, const char *assignment) {
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment) return grpo_fail(GRPO_EINVAL, "--set expects key=value, got '%s'", assignment);
@@ -230,7 +245,13 @@ int config_set(TrainConfig *c, const char *assignment) {
     snprintf(key, sizeof key, "%.*s", (int)(eq - assignment), assignment);
     const Key *k = find_key(key);
     if (!k) return unknown_key(key, "--set");
-    return set_text(c, k, eq + 1, "--set");
+    if (k->type != K_STR && k->type != K_STOPS) return set_text(c, k, eq + 1, "--set");
+    char *v = malloc(strlen(eq + 1) + 1);
+    if (!v) return grpo_fail(GRPO_ENOMEM, "out of memory");
+    unescape(v, eq + 1);
+    int st = set_text(c, k, v, "--set");
+    free(v);
+    return st;
 }
 
 int config_validate(const TrainConfig *c) {

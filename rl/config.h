@@ -52,7 +52,8 @@ int config_apply_json(TrainConfig *c, const char *json, const char *origin);
 int config_load_file(TrainConfig *c, const char *path);
 
 // Applies one "key=value" override (from --set). The value is parsed as the key's
-// type: numbers, true/false, strings, comma-separated lists for list keys.
+// type: numbers, true/false, strings, comma-separated lists for list keys; in
+// strings and lists \n, \t and \\ stand for a newline, a tab and a backslash.
 int config_set(TrainConfig *c, const char *assignment);
 
 // Cross-key checks (ranges, names of loss types and schedules, batch divisibility).

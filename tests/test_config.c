@@ -27,6 +27,12 @@ int main(void) {
           "json error names the line: %s", grpo_errmsg());
     CHECK(config_apply_json(&c, "[1, 2]", "cfg.json") == GRPO_EFORMAT, "array accepted as config");
     CHECK(config_set(&c, "group_size=4") == GRPO_OK && c.group_size == 4, "--set int");
+    // A shell passes "\n" as backslash + n: --set reads C's escapes in text values.
+    CHECK(config_set(&c, "template=Q: {question}\\nA:\\t\\\\x\\q") == GRPO_OK &&
+              !strcmp(c.template_name, "Q: {question}\nA:\t\\x\\q"), "--set escapes: '%s'", c.template_name);
+    CHECK(config_set(&c, "stop=</answer>,\\n\\n") == GRPO_OK && c.n_stop == 2 && !strcmp(c.stop[0], "</answer>") &&
+              !strcmp(c.stop[1], "\n\n"), "--set stop escapes");
+    CHECK(config_set(&c, "steps=3") == GRPO_OK && c.steps == 3, "--set int after escapes");
     CHECK(config_set(&c, "temperature=0.7") == GRPO_OK && c.temperature == 0.7, "--set real");
     CHECK(config_set(&c, "mask_truncated_completions=true") == GRPO_OK && c.mask_truncated_completions, "--set bool");
     CHECK(config_set(&c, "stop=</answer>,###") == GRPO_OK && c.n_stop == 2 && !strcmp(c.stop[1], "###"), "--set list");
