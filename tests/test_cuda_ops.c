@@ -385,16 +385,12 @@ static void test_zero_sizes(void) {
 
 int main(void) {
     const char *name = "test_cuda_ops";
-    // GRPO_TEST_SELF=1 runs the whole test with the CPU backend in the GPU's
-    // place: a check of the test itself (buffers, sizes) on machines without a GPU.
-    const char *self_env = getenv("GRPO_TEST_SELF");
-    int self = self_env && !strcmp(self_env, "1");
-    if (!self && !strstr(backend_compiled(), "cuda"))
-        return tu_skip(name, "this build has no CUDA backend (GRPO_CUDA=OFF or no nvcc)");
-    if (!self && backend_cuda_probe(NULL, 0) != GRPO_OK) return tu_skip(name, grpo_errmsg());
+    int rc = tu_open_gpu(name, &gpu);
+    if (!gpu) return rc;
+    // With GRPO_TEST_DEVICE=cpu the CPU plays the GPU: a check of the test itself.
+    const int self = gpu->kind == BACKEND_CPU;
     CHECK(backend_open("cpu", &cpu) == GRPO_OK, "%s", grpo_errmsg());
-    CHECK(backend_open(self ? "cpu" : "cuda", &gpu) == GRPO_OK, "%s", grpo_errmsg());
-    if (!cpu || !gpu) return tu_finish(name);
+    if (!cpu) return tu_finish(name);
     printf("%s on %s\n", name, gpu->device_name);
 
     static const int Ts[] = {1, 7, 33, 130}, Cs[] = {64, 96, 200};

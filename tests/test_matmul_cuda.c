@@ -9,12 +9,11 @@
 
 int main(void) {
     const char *name = "test_matmul_cuda";
-    if (!strstr(backend_compiled(), "cuda")) return tu_skip(name, "this build has no CUDA backend (GRPO_CUDA=OFF or no nvcc)");
-    if (backend_cuda_probe(NULL, 0) != GRPO_OK) return tu_skip(name, grpo_errmsg());
     Backend *cpu = NULL, *gpu = NULL;
+    int rc = tu_open_gpu(name, &gpu);
+    if (!gpu) return rc;
     CHECK(backend_open("cpu", &cpu) == GRPO_OK, "%s", grpo_errmsg());
-    CHECK(backend_open("cuda", &gpu) == GRPO_OK, "%s", grpo_errmsg());
-    if (!cpu || !gpu) return tu_finish(name);
+    if (!cpu) return tu_finish(name);
     uint64_t rng = 7;
     const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 9, 33}, {31, 47, 129}, {128, 96, 72}, {257, 130, 511}};
     for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {

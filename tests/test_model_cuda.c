@@ -156,16 +156,11 @@ static void run(const char *tag, const ModelConfig *c) {
 
 int main(void) {
     const char *name = "test_model_cuda";
-    // GRPO_TEST_SELF=1: the CPU backend plays the GPU (checks the test itself).
-    const char *self_env = getenv("GRPO_TEST_SELF");
-    int self = self_env && !strcmp(self_env, "1");
-    if (!self && !strstr(backend_compiled(), "cuda"))
-        return tu_skip(name, "this build has no CUDA backend (GRPO_CUDA=OFF or no nvcc)");
-    if (!self && backend_cuda_probe(NULL, 0) != GRPO_OK) return tu_skip(name, grpo_errmsg());
+    int rc = tu_open_gpu(name, &gpu);
+    if (!gpu) return rc;
     CHECK(backend_open("cpu", &cpu) == GRPO_OK, "%s", grpo_errmsg());
-    CHECK(backend_open(self ? "cpu" : "cuda", &gpu) == GRPO_OK, "%s", grpo_errmsg());
-    if (!cpu || !gpu) return tu_finish(name);
-    if (!self) { // with a usable GPU, auto means cuda now that the model's ops exist
+    if (!cpu) return tu_finish(name);
+    if (gpu->kind == BACKEND_CUDA) { // GRPO_TEST_DEVICE=cpu: the CPU plays the GPU // with a usable GPU, auto means cuda now that the model's ops exist
         Backend *a = NULL;
         CHECK(backend_open("auto", &a) == GRPO_OK && a && a->kind == BACKEND_CUDA, "auto: %s",
               a ? a->name : grpo_errmsg());

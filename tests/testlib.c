@@ -1,5 +1,7 @@
 #include "testlib.h"
 
+#include "kernels/backend.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,4 +58,16 @@ const char *tu_tmpdir(const char *tag) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", buf, buf);
     if (system(cmd) != 0) fprintf(stderr, "cannot create %s\n", buf);
     return buf;
+}
+
+int tu_open_gpu(const char *name, Backend **gpu) {
+    *gpu = NULL;
+    const char *dev = getenv("GRPO_TEST_DEVICE");
+    if (!dev || !*dev) dev = "cuda";
+    if (!strcmp(dev, "cuda")) {
+        if (!strstr(backend_compiled(), "cuda")) return tu_skip(name, "this build has no CUDA backend (GRPO_CUDA=OFF or no nvcc)");
+        if (backend_cuda_probe(NULL, 0) != GRPO_OK) return tu_skip(name, grpo_errmsg());
+    }
+    CHECK(backend_open(dev, gpu) == GRPO_OK, "%s: %s", dev, grpo_errmsg());
+    return *gpu ? 0 : tu_finish(name);
 }

@@ -20,6 +20,13 @@ int tu_finish(const char *name);
 // Prints "SKIPPED: why" and returns 77, ctest's SKIP_RETURN_CODE here.
 int tu_skip(const char *name, const char *why);
 
+typedef struct Backend Backend;
+// The backend a GPU test checks against the CPU: "cuda", or the one named by
+// GRPO_TEST_DEVICE ("cpu" runs the test's own logic on a machine without a GPU).
+// Returns 0 with *gpu open; otherwise *gpu is NULL and the return value is the
+// test's exit code (77 after tu_skip when there is no usable GPU).
+int tu_open_gpu(const char *name, Backend **gpu);
+
 // Deterministic random numbers (splitmix64) so failures reproduce.
 uint64_t tu_rand_u64(uint64_t *state);
 float tu_rand_uniform(uint64_t *state); // [-1, 1)
