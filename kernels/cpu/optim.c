@@ -23,30 +23,24 @@ int cpu_adamw(Backend *b, float *params, float *m, float *v, const float *grads,
 // of threads.
 #define SUMSQ_CHUNK 65536
 
+static double chunk_sumsq(const float *x, size_t n, long c) {
+    size_t lo = (size_t)c * SUMSQ_CHUNK, hi = lo + SUMSQ_CHUNK < n ? lo + SUMSQ_CHUNK : n;
+    double s = 0;
+    for (size_t i = lo; i < hi; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
 int cpu_sumsq(Backend *b, double *host_out, const float *x, size_t n) {
     const long chunks = (long)((n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK);
-    double *part = calloc(chunks ? chunks : 1, sizeof(double));
+    double *part = calloc(chunks ? chunks : 1, sizeof(double)), s = 0;
     if (!part) { // one thread, same order, rather than fail a training step
-        double s = 0;
-        for (long c = 0; c < chunks; c++) {
-            size_t lo = (size_t)c * SUMSQ_CHUNK, hi = lo + SUMSQ_CHUNK < n ? lo + SUMSQ_CHUNK : n;
-            double cs = 0;
-            for (size_t i = lo; i < hi; i++) cs += (double)x[i] * x[i];
-            s += cs;
-        }
-        *host_out = s;
-        return GRPO_OK;
-    }
+        for (long c = 0; c < chunks; c++) s += chunk_sumsq(x, n, c);
+    } else {
 #pragma omp parallel for schedule(static) if (chunks > 1)
-    for (long c = 0; c < chunks; c++) {
-        size_t lo = (size_t)c * SUMSQ_CHUNK, hi = lo + SUMSQ_CHUNK < n ? lo + SUMSQ_CHUNK : n;
-        double s = 0;
-        for (size_t i = lo; i < hi; i++) s += (double)x[i] * x[i];
-        part[c] = s;
+        for (long c = 0; c < chunks; c++) part[c] = chunk_sumsq(x, n, c);
+        for (long c = 0; c < chunks; c++) s += part[c];
+        free(part);
     }
-    double s = 0;
-    for (long c = 0; c < chunks; c++) s += part[c];
-    free(part);
     *host_out = s;
     return GRPO_OK;
 }
