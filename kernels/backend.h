@@ -6,6 +6,16 @@
 // first, then inputs, then weights, then sizes; every pointer argument is memory
 // of this backend (host memory for cpu, device memory for cuda) unless its name
 // says `host`. Every op returns GRPO_OK or a GrpoStatus with grpo_errmsg() set.
+//
+// Precision (mixed precision as llm.c does it). A backend has one COMPUTE
+// DTYPE `cdt`: the type of the weights' working copy, of the activations and of
+// the activation gradients -- every buffer typed `void *` below holds cdt
+// elements (offset it with backend_off). Everything typed `float *` is fp32 in
+// every mode: master weights, parameter gradients, AdamW moments, norm
+// statistics (rstd), attention and vocabulary log-sum-exps, logits, log-probs,
+// entropies and the loss side. The CPU (the reference) computes in fp32 only;
+// CUDA computes in bf16 (default) or fp32 (exact: tests, `precision = fp32`).
+// Kernels read cdt, compute in fp32 and round once when they store cdt.
 #ifndef GRPO_BACKEND_H
 #define GRPO_BACKEND_H
 
@@ -19,6 +29,8 @@ extern "C" {
 #include "kernels/status.h"
 
 typedef enum { BACKEND_CPU = 0, BACKEND_CUDA = 1 } BackendKind;
+
+typedef enum { BE_F32 = 0, BE_BF16 = 1 } BackendDtype;
 
 typedef struct Backend Backend;
 
@@ -44,6 +56,8 @@ struct Backend {
     BackendKind kind;
     char device_name[128]; // human-readable: the CPU model or the GPU's name
     void *ctx;             // backend-private state (cuBLAS handle, stream, ...)
+    BackendDtype cdt;      // compute dtype (see the top); set by backend_set_precision
+                           // before any model is built, never changed after
 
     // ---- memory
     int (*alloc)(Backend *b, void **ptr, size_t bytes); // zero-filled
@@ -55,13 +69,18 @@ struct Backend {
     int (*sync)(Backend *b); // waits for all queued work; reports async errors
 
     // ---- compute
-    // out (M, N) = alpha * op(a) (M, K) @ op(b) (K, N)  [+ out when accumulate]
+    // The one matmul: out (M, N) = alpha * op(a) (M, K) @ op(b) (K, N)
+    // [+ out when accumulate]. a and bm are cdt; out is cdt or fp32 (out_dt:
+    // logits and weight gradients are fp32), accumulated in fp32 always.
     // op(a) = a, stored (M, K), or a^T when trans_a, stored (K, M);
     // op(b) = b, stored (K, N), or b^T when trans_b, stored (N, K) -- the
     // nn.Linear case: y = x @ W^T with W stored (out_features, in_features).
-    int (*matmul)(Backend *b, float *out, const float *a, const float *bm,
-                  int M, int N, int K, int trans_a, int trans_b,
-                  float alpha, int accumulate);
+    int (*matmul)(Backend *b, void *out, BackendDtype out_dt, const void *a, const void *bm,
+                  int M, int N, int K, int trans_a, int trans_b, float alpha, int accumulate);
+    // dst (n) = src (n) converted between fp32 and cdt (either direction, or a
+    // plain copy when the types agree); rounds to nearest even.
+    int (*convert)(Backend *b, void *dst, BackendDtype dst_dt, const void *src, BackendDtype src_dt,
+                   size_t n);
 
     // ---- the transformer's ops (policy/model.c). An op a backend does not
     // provide is NULL and callers report it through backend_require().
@@ -70,28 +89,28 @@ struct Backend {
     // int32 index arrays (ids, pos, offsets) are backend memory too.
 
     // out (T, C) = wte[ids[t]];  dwte (V, C) += scatter of dout by ids
-    int (*embedding_forward)(Backend *b, float *out, const int32_t *ids, const float *wte,
+    int (*embedding_forward)(Backend *b, void *out, const int32_t *ids, const void *wte,
                              int T, int C, int V);
-    int (*embedding_backward)(Backend *b, float *dwte, const float *dout, const int32_t *ids,
+    int (*embedding_backward)(Backend *b, float *dwte, const void *dout, const int32_t *ids,
                               int T, int C, int V);
 
     // out (T, C) = inp / sqrt(mean(inp^2) + eps) * weight (C); rstd (T) saved
     // for backward (NULL when not needed). Statistics in fp32 as HF does.
     // dinp (T, C) +=, dweight (C) +=
-    int (*rmsnorm_forward)(Backend *b, float *out, float *rstd, const float *inp,
-                           const float *weight, int T, int C, float eps);
-    int (*rmsnorm_backward)(Backend *b, float *dinp, float *dweight, const float *dout,
-                            const float *inp, const float *weight, const float *rstd,
+    int (*rmsnorm_forward)(Backend *b, void *out, float *rstd, const void *inp,
+                           const void *weight, int T, int C, float eps);
+    int (*rmsnorm_backward)(Backend *b, void *dinp, float *dweight, const void *dout,
+                            const void *inp, const void *weight, const float *rstd,
                             int T, int C);
 
     // Rotary embedding, Hugging Face's rotate_half layout: element i of each
     // head pairs with element i + head_dim/2. x (T, n_heads * head_dim) rotated
-    // in place by angle pos[t] * inv_freq[i]; inv_freq (head_dim/2) already holds
-    // any rope scaling. Backward rotates the gradient by the opposite angle
+    // in place by angle pos[t] * inv_freq[i]; inv_freq (head_dim/2, fp32) already
+    // holds any rope scaling. Backward rotates the gradient by the opposite angle
     // (the op is orthogonal), also in place.
-    int (*rope_forward)(Backend *b, float *x, const int32_t *pos, const float *inv_freq,
+    int (*rope_forward)(Backend *b, void *x, const int32_t *pos, const float *inv_freq,
                         int T, int n_heads, int head_dim);
-    int (*rope_backward)(Backend *b, float *dx, const int32_t *pos, const float *inv_freq,
+    int (*rope_backward)(Backend *b, void *dx, const int32_t *pos, const float *inv_freq,
                          int T, int n_heads, int head_dim);
 
     // Causal GQA attention over S packed sequences without padding.
@@ -104,42 +123,42 @@ struct Backend {
     // scores, saved so backward recomputes probabilities instead of storing them.
     // Backward: dq (T, nh*hd) overwritten, dk, dv +=; sequences must not share
     // key rows (true for training batches).
-    int (*attention_forward)(Backend *b, float *out, float *lse, const float *q,
-                             const float *k, const float *v, const int32_t *q_start,
+    int (*attention_forward)(Backend *b, void *out, float *lse, const void *q,
+                             const void *k, const void *v, const int32_t *q_start,
                              const int32_t *kv_start, const int32_t *q_pos0,
                              int S, int T, int n_heads, int n_kv_heads, int head_dim);
-    int (*attention_backward)(Backend *b, float *dq, float *dk, float *dv, const float *dout,
-                              const float *q, const float *k, const float *v,
-                              const float *out, const float *lse, const int32_t *q_start,
+    int (*attention_backward)(Backend *b, void *dq, void *dk, void *dv, const void *dout,
+                              const void *q, const void *k, const void *v,
+                              const void *out, const float *lse, const int32_t *q_start,
                               const int32_t *kv_start, const int32_t *q_pos0,
                               int S, int T, int n_heads, int n_kv_heads, int head_dim);
 
     // out (n) = silu(gate) * up;  dgate, dup (n) overwritten
-    int (*swiglu_forward)(Backend *b, float *out, const float *gate, const float *up, size_t n);
-    int (*swiglu_backward)(Backend *b, float *dgate, float *dup, const float *dout,
-                           const float *gate, const float *up, size_t n);
+    int (*swiglu_forward)(Backend *b, void *out, const void *gate, const void *up, size_t n);
+    int (*swiglu_backward)(Backend *b, void *dgate, void *dup, const void *dout,
+                           const void *gate, const void *up, size_t n);
 
-    // Fused log-softmax + gather + entropy over one chunk of rows of logits
+    // Fused log-softmax + gather + entropy over one chunk of rows of fp32 logits
     // (T, V) scaled by inv_temp: logp[t] = log_softmax(logits[t] * inv_temp)[targets[t]]
     // (0 where targets[t] < 0), entropy[t] of that distribution (NULL = skip),
     // lse[t] its log-sum-exp (saved for backward; NULL = skip).
-    // Backward overwrites dlogits (T, V) (it may alias logits) with
-    // d/dlogits of sum_t dlogp[t] * logp[t].
+    // Backward writes dlogits (T, V) in cdt, d/dlogits of sum_t dlogp[t] * logp[t];
+    // it may alias logits only when cdt is fp32.
     int (*logprob_forward)(Backend *b, float *logp, float *entropy, float *lse,
                            const float *logits, const int32_t *targets, int T, int V,
                            float inv_temp);
-    int (*logprob_backward)(Backend *b, float *dlogits, const float *dlogp,
+    int (*logprob_backward)(Backend *b, void *dlogits, const float *dlogp,
                             const float *logits, const int32_t *targets, const float *lse,
                             int T, int V, float inv_temp);
 
     // out (n) = x + y (out may alias x or y)
-    int (*add)(Backend *b, float *out, const float *x, const float *y, size_t n);
-    // out (T, N) += bias (N);  dbias (N) += column sums of dout (T, N)
-    int (*bias_forward)(Backend *b, float *out, const float *bias, int T, int N);
-    int (*bias_backward)(Backend *b, float *dbias, const float *dout, int T, int N);
+    int (*add)(Backend *b, void *out, const void *x, const void *y, size_t n);
+    // out (T, N) += bias (N);  dbias (N, fp32) += column sums of dout (T, N)
+    int (*bias_forward)(Backend *b, void *out, const void *bias, int T, int N);
+    int (*bias_backward)(Backend *b, float *dbias, const void *dout, int T, int N);
     // dst rows dst_rows[i] (n) of dst (*, dim) = src rows i (n, dim): writes
     // new keys/values into a KV cache, or copies a prompt's cache rows.
-    int (*scatter_rows)(Backend *b, float *dst, const float *src, const int32_t *dst_rows,
+    int (*scatter_rows)(Backend *b, void *dst, const void *src, const int32_t *dst_rows,
                         int n, int dim);
 
     // ---- the optimizer step (rl/optim.c) over the model's one contiguous
@@ -147,12 +166,14 @@ struct Backend {
     // model's ops; every backend implements them.
 
     // AdamW (torch.optim.AdamW, decoupled weight decay), fp32 moments m, v (n)
-    // in backend memory; params, m, v updated in place from grads (n):
+    // in backend memory; fp32 master params, m, v updated in place from grads (n):
     //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
     //   p = p * decay - step * m / (sqrt(v) * inv_sqrt_bc2 + eps)
     // with the per-step constants of h (rl/optim.c computes them on the host).
-    int (*adamw)(Backend *b, float *params, float *m, float *v, const float *grads, size_t n,
-                 const BackendAdamW *h);
+    // params_cd (n, cdt), when not NULL, receives the new params rounded to
+    // cdt in the same pass (the bf16 working copy the model computes with).
+    int (*adamw)(Backend *b, float *params, void *params_cd, float *m, float *v, const float *grads,
+                 size_t n, const BackendAdamW *h);
     // *host_out = sum of x[i]^2 (n), accumulated in float64. A NaN or inf in x
     // makes the result non-finite (the trainer's skip test relies on it). The
     // CPU sums fixed chunks in order, so the result is thread-count independent.
@@ -184,8 +205,19 @@ struct Backend {
 
 // Opens a backend by name: "cpu", "cuda" or "auto" (cuda only when a usable GPU
 // is present, else cpu). Asking for cuda without a usable GPU fails with a
-// one-line message saying why. Free with backend_close().
+// one-line message saying why. Free with backend_close(). Its compute dtype is
+// the backend's default (cpu fp32, cuda bf16) until backend_set_precision.
 int backend_open(const char *device, Backend **out);
+// precision: "auto" (the backend's default), "fp32" or "bf16". The CPU refuses
+// bf16 (it is the fp32 reference). Call before building any model on b.
+int backend_set_precision(Backend *b, const char *precision);
+// "fp32" / "bf16"; bytes per element.
+const char *backend_dtype_name(BackendDtype dt);
+size_t backend_dtype_size(BackendDtype dt);
+// p + n elements of the compute dtype: the pointer arithmetic for `void *` buffers.
+static inline void *backend_off(const Backend *b, const void *p, size_t n) {
+    return (char *)p + n * (b->cdt == BE_BF16 ? 2 : 4);
+}
 void backend_close(Backend *b);
 
 // "cpu" or "cpu cuda": the backends compiled into this build.
