@@ -42,7 +42,7 @@ int main(void) {
             for (size_t i = 0; i < nb; i++) bm[i] = tu_rand_uniform(&rng);
             for (size_t i = 0; i < nc; i++) init[i] = c[i] = tu_rand_uniform(&rng);
             naive(ref, a, bm, M, N, K, ta, tb, alpha, acc, init);
-            int st = b->matmul(b, c, a, bm, M, N, K, ta, tb, alpha, acc);
+            int st = b->matmul(b, c, BE_F32, a, bm, M, N, K, ta, tb, alpha, acc);
             CHECK(st == GRPO_OK, "%s", grpo_errmsg());
             double worst = 0;
             for (size_t i = 0; i < nc; i++) {
@@ -56,7 +56,7 @@ int main(void) {
     }
     // Bad sizes are an error, not a crash.
     float x = 0;
-    CHECK(b->matmul(b, &x, &x, &x, -1, 1, 1, 0, 0, 1.0f, 0) == GRPO_EINVAL, "negative M accepted");
+    CHECK(b->matmul(b, &x, BE_F32, &x, &x, -1, 1, 1, 0, 0, 1.0f, 0) == GRPO_EINVAL, "negative M accepted");
     backend_close(b);
     return tu_finish("test_matmul_cpu");
 }

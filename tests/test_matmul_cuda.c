@@ -30,9 +30,9 @@ int main(void) {
             gpu->to_device(gpu, da, a, na * 4);
             gpu->to_device(gpu, db, bm, nb * 4);
             gpu->to_device(gpu, dc, c, nc * 4);
-            CHECK(gpu->matmul(gpu, dc, da, db, M, N, K, ta, tb, 0.5f, acc) == GRPO_OK, "%s", grpo_errmsg());
+            CHECK(gpu->matmul(gpu, dc, BE_F32, da, db, M, N, K, ta, tb, 0.5f, acc) == GRPO_OK, "%s", grpo_errmsg());
             CHECK(gpu->to_host(gpu, g, dc, nc * 4) == GRPO_OK, "%s", grpo_errmsg());
-            cpu->matmul(cpu, c, a, bm, M, N, K, ta, tb, 0.5f, acc);
+            cpu->matmul(cpu, c, BE_F32, a, bm, M, N, K, ta, tb, 0.5f, acc);
             double worst = 0;
             for (size_t i = 0; i < nc; i++) {
                 double err = fabs((double)g[i] - c[i]) / (1.0 + fabs(c[i]));
