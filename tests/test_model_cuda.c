@@ -6,6 +6,10 @@
 // forward, and greedy generation (same tokens).
 // Where no usable GPU exists the test reports itself skipped and says why.
 //
+// Then bf16 (the CUDA default): the same models with bf16 weights, activations
+// and KV cache on the GPU against the CPU's fp32 on the same bf16-rounded
+// weights, and generation's log-probs against the training forward's.
+//
 // Tolerance (tu_compare.h, |gpu - cpu| <= atol + rtol * |cpu|): log-probs and
 // entropies atol 1e-4, rtol 1e-4 (fp32 through every layer, two BLAS
 // libraries); each gradient tensor atol 1e-4 * max|cpu tensor|, rtol 1e-3.
@@ -19,7 +23,7 @@
 #include "testlib.h"
 #include "tu_compare.h"
 
-static Backend *cpu, *gpu;
+static Backend *cpu, *gpu, *gpu16; // gpu computes in fp32, gpu16 in bf16
 
 // Builds the same random model on both backends; biases get random values
 // (model_init_random leaves them 0) so their paths are exercised.
@@ -32,7 +36,8 @@ static int build_pair(const ModelConfig *c, Model **mc, Model **mg) {
         if (t->kind == MT_BQ || t->kind == MT_BK || t->kind == MT_BV || t->kind == MT_BO)
             for (size_t j = 0; j < t->numel; j++) (*mc)->params[t->offset + j] = 0.2f * tu_rand_uniform(&r);
     }
-    return gpu->to_device(gpu, (*mg)->params, (*mc)->params, (*mc)->n_params * sizeof(float)) == GRPO_OK;
+    return gpu->to_device(gpu, (*mg)->params, (*mc)->params, (*mc)->n_params * sizeof(float)) == GRPO_OK &&
+           model_sync_cd(*mg) == GRPO_OK;
 }
 
 static void test_train(const char *tag, Model *mc, Model *mg, float temperature) {
@@ -141,6 +146,171 @@ static void test_greedy(const char *tag, Model *mc, Model *mg) {
     gen_results_free(rg, NP * G);
 }
 
+
+// ---- bf16. Weights are rounded to bf16 on the host first, so the CPU's fp32
+// reference and the GPU's bf16 run start from identical values and differ only
+// by the rounding of activations (each store rounds to 8 significant bits,
+// relative 2^-9 = 2e-3) and of the KV cache. Through two layers and a
+// 263/1000-word softmax that moves log-probs by a few 1e-2 (measured on the
+// emulator, see BF16_* below: about 4x the largest error seen), while an
+// indexing or typing bug (a bf16 read as fp32, a wrong stride) moves them by
+// whole units. Gradients are compared per tensor by relative L2 error, which a
+// wrong element, stride or sign pushes toward 1 and bf16 rounding keeps near 1e-2.
+#define BF16_LOGP_ATOL 0.15
+#define BF16_LOGP_RTOL 0.02
+#define BF16_GRAD_REL 0.08
+#define BF16_GEN_ATOL 0.1
+
+// x (n) rounded to the nearest bf16 in place, through the CPU's convert.
+static int round_bf16(float *x, size_t n) {
+    uint16_t *h = malloc(n * sizeof *h);
+    int ok = h && cpu->convert(cpu, h, BE_BF16, x, BE_F32, n) == GRPO_OK &&
+             cpu->convert(cpu, x, BE_F32, h, BE_BF16, n) == GRPO_OK;
+    free(h);
+    return ok;
+}
+
+// |a - b| / |b| over n elements (L2), 0 when both are zero.
+static double rel_l2(const float *a, const float *b, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), r += (double)b[i] * b[i];
+    return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+static void bf16_train(const char *tag, Model *mc, Model *mg) {
+    char w[200];
+    enum { S = 3 };
+    int lens[S] = {9, 1, 17}, cu[S + 1] = {0};
+    for (int s = 0; s < S; s++) cu[s + 1] = cu[s] + lens[s];
+    int T = cu[S], V = mc->cfg.vocab;
+    int32_t *ids = malloc((size_t)T * 4);
+    float *lp_c = malloc((size_t)T * 4), *lp_g = malloc((size_t)T * 4), *en_c = malloc((size_t)T * 4),
+          *en_g = malloc((size_t)T * 4), *dlogp = malloc((size_t)T * 4);
+    float *g = malloc(mc->n_params * sizeof(float)), *g2 = malloc(mc->n_params * sizeof(float));
+    uint64_t r = 78;
+    for (int t = 0; t < T; t++) {
+        ids[t] = (int32_t)(tu_rand_u64(&r) % (uint64_t)V);
+        dlogp[t] = tu_rand_uniform(&r);
+    }
+    mc->logit_chunk = mg->logit_chunk = 5;
+    ModelBatch b = {S, cu, ids, 1.0f, 0};
+    CHECK(model_forward(mc, &b, lp_c, en_c) == GRPO_OK, "%s cpu forward: %s", tag, grpo_errmsg());
+    CHECK(model_forward(mg, &b, lp_g, en_g) == GRPO_OK, "%s bf16 forward: %s", tag, grpo_errmsg());
+    snprintf(w, sizeof w, "%s bf16 forward logp", tag);
+    tu_compare(w, lp_g, lp_c, (size_t)T, BF16_LOGP_ATOL, BF16_LOGP_RTOL, 1);
+    snprintf(w, sizeof w, "%s bf16 forward entropy", tag);
+    tu_compare(w, en_g, en_c, (size_t)T, BF16_LOGP_ATOL, BF16_LOGP_RTOL, 1);
+
+    CHECK(model_zero_grad(mc) == GRPO_OK && model_zero_grad(mg) == GRPO_OK, "%s", grpo_errmsg());
+    CHECK(model_backward(mc, dlogp) == GRPO_OK, "%s cpu backward: %s", tag, grpo_errmsg());
+    CHECK(model_backward(mg, dlogp) == GRPO_OK, "%s bf16 backward: %s", tag, grpo_errmsg());
+    CHECK(gpu16->to_host(gpu16, g, mg->grads, mc->n_params * sizeof(float)) == GRPO_OK, "%s", grpo_errmsg());
+    double worst = 0;
+    const char *worst_name = "";
+    for (int i = 0; i < mc->n_tensors; i++) {
+        const ModelTensor *t = &mc->tensors[i];
+        double e = rel_l2(g + t->offset, mc->grads + t->offset, t->numel);
+        CHECK(e <= BF16_GRAD_REL, "%s bf16 grad %s: relative L2 error %.3g > %g", tag, t->name, e, BF16_GRAD_REL);
+        if (!(e <= worst)) worst = e, worst_name = t->name;
+    }
+    printf("%-4s %s bf16 gradients: worst relative L2 error %.3g (%s), limit %g\n", worst <= BF16_GRAD_REL ? "ok" : "BAD",
+           tag, worst, worst_name, BF16_GRAD_REL);
+    // bf16 is as deterministic as fp32: a second step gives the same bits.
+    CHECK(model_zero_grad(mg) == GRPO_OK && model_forward(mg, &b, lp_g, NULL) == GRPO_OK &&
+              model_backward(mg, dlogp) == GRPO_OK &&
+              gpu16->to_host(gpu16, g2, mg->grads, mc->n_params * sizeof(float)) == GRPO_OK,
+          "%s second bf16 step: %s", tag, grpo_errmsg());
+    snprintf(w, sizeof w, "%s bf16 gradient, second run vs first (exact)", tag);
+    tu_compare(w, g2, g, mc->n_params, 0, 0, 1);
+    free(g), free(g2), free(ids), free(lp_c), free(lp_g), free(en_c), free(en_g), free(dlogp);
+}
+
+// Sampled generation in bf16 (KV cache in bf16, decode attention) reports, for
+// each token, the log-prob the training forward gives it: the ratio GRPO's
+// first update sees is about 1. Checked against the bf16 training forward on
+// the GPU and the CPU's fp32 forward.
+static void bf16_generate(const char *tag, Model *mc, Model *mg) {
+    enum { NP = 2, G = 3, MAXTOK = 12 };
+    int lens[NP] = {4, 9};
+    int32_t buf[NP][9];
+    const int32_t *prompts[NP];
+    uint64_t r = 321;
+    for (int p = 0; p < NP; p++) {
+        for (int i = 0; i < lens[p]; i++) buf[p][i] = (int32_t)(tu_rand_u64(&r) % (uint64_t)mc->cfg.vocab);
+        prompts[p] = buf[p];
+    }
+    GenConfig c;
+    memset(&c, 0, sizeof c);
+    c.sampler = sampler_config_default();
+    c.sampler.temperature = 1.0f;
+    c.max_tokens = MAXTOK;
+    c.seed = 9;
+    GenResult rg[NP * G];
+    int ok = generate(mg, &c, prompts, lens, NP, G, rg) == GRPO_OK;
+    CHECK(ok, "%s bf16 generate: %s", tag, grpo_errmsg());
+    if (!ok) return;
+    int cu[NP * G + 1] = {0}, T = 0;
+    int32_t ids[NP * G * (9 + MAXTOK)];
+    for (int s = 0; s < NP * G; s++) {
+        memcpy(ids + T, prompts[s / G], (size_t)lens[s / G] * 4);
+        memcpy(ids + T + lens[s / G], rg[s].tokens, (size_t)rg[s].n_tokens * 4);
+        T += lens[s / G] + rg[s].n_tokens;
+        cu[s + 1] = T;
+    }
+    float lp_g[NP * G * (9 + MAXTOK)], lp_c[NP * G * (9 + MAXTOK)];
+    ModelBatch b = {NP * G, cu, ids, 1.0f, 1};
+    CHECK(model_forward(mg, &b, lp_g, NULL) == GRPO_OK && model_forward(mc, &b, lp_c, NULL) == GRPO_OK, "%s: %s", tag,
+          grpo_errmsg());
+    // Token i of sequence s is predicted at row cu[s] + len - 1 + i.
+    float gen[NP * G * MAXTOK], fwd_g[NP * G * MAXTOK], fwd_c[NP * G * MAXTOK];
+    size_t n = 0;
+    for (int s = 0; s < NP * G; s++)
+        for (int i = 0; i < rg[s].n_tokens; i++, n++) {
+            gen[n] = rg[s].logprobs[i];
+            fwd_g[n] = lp_g[cu[s] + lens[s / G] - 1 + i];
+            fwd_c[n] = lp_c[cu[s] + lens[s / G] - 1 + i];
+        }
+    CHECK(n >= NP * G, "%s: generation produced only %zu tokens", tag, n);
+    char w[160];
+    snprintf(w, sizeof w, "%s bf16 generation logprobs vs bf16 training forward", tag);
+    tu_compare(w, gen, fwd_g, n, BF16_GEN_ATOL, 0, 1);
+    snprintf(w, sizeof w, "%s bf16 generation logprobs vs cpu fp32 forward", tag);
+    tu_compare(w, gen, fwd_c, n, BF16_LOGP_ATOL, BF16_LOGP_RTOL, 1);
+    gen_results_free(rg, NP * G);
+}
+
+static void run_bf16(const char *tag, const ModelConfig *c) {
+    Model *mc = NULL, *mg = NULL;
+    int ok = model_build(&mc, c, cpu) == GRPO_OK && model_init_random(mc, 12, 0.3f) == GRPO_OK;
+    uint64_t r = 6;
+    for (int i = 0; ok && i < mc->n_tensors; i++) {
+        const ModelTensor *t = &mc->tensors[i];
+        if (t->kind == MT_BQ || t->kind == MT_BK || t->kind == MT_BV || t->kind == MT_BO)
+            for (size_t j = 0; j < t->numel; j++) mc->params[t->offset + j] = 0.2f * tu_rand_uniform(&r);
+    }
+    ok = ok && round_bf16(mc->params, mc->n_params) && model_build(&mg, c, gpu16) == GRPO_OK &&
+         gpu16->to_device(gpu16, mg->params, mc->params, mc->n_params * sizeof(float)) == GRPO_OK &&
+         model_sync_cd(mg) == GRPO_OK;
+    CHECK(ok, "%s: building the bf16 models: %s", tag, grpo_errmsg());
+    if (ok) {
+        // The working copy is the bf16 rounding of the master weights: exact here.
+        CHECK(mg->params_cd != (void *)mg->params, "%s: bf16 model has no separate working copy", tag);
+        uint16_t *h = malloc(mc->n_params * 2);
+        float *back = malloc(mc->n_params * sizeof(float));
+        CHECK(gpu16->to_host(gpu16, h, mg->params_cd, mc->n_params * 2) == GRPO_OK &&
+                  cpu->convert(cpu, back, BE_F32, h, BE_BF16, mc->n_params) == GRPO_OK,
+              "%s", grpo_errmsg());
+        char w[120];
+        snprintf(w, sizeof w, "%s bf16 working copy vs master weights (exact)", tag);
+        tu_compare(w, back, mc->params, mc->n_params, 0, 0, 1);
+        free(h), free(back);
+        bf16_train(tag, mc, mg);
+        bf16_generate(tag, mc, mg);
+    }
+    model_free(mg);
+    model_free(mc);
+}
+
 static void run(const char *tag, const ModelConfig *c) {
     Model *mc = NULL, *mg = NULL;
     int ok = build_pair(c, &mc, &mg);
@@ -158,8 +328,16 @@ int main(void) {
     const char *name = "test_model_cuda";
     int rc = tu_open_gpu(name, &gpu);
     if (!gpu) return rc;
+    CHECK(backend_set_precision(gpu, "fp32") == GRPO_OK, "%s", grpo_errmsg());
     CHECK(backend_open("cpu", &cpu) == GRPO_OK, "%s", grpo_errmsg());
     if (!cpu) return tu_finish(name);
+    // A second GPU backend in bf16 (the CPU standing in for the GPU has no bf16).
+    if (gpu->kind == BACKEND_CUDA) {
+        CHECK(tu_open_gpu(name, &gpu16) == 0 && gpu16, "second gpu backend");
+        CHECK(gpu16 && gpu16->cdt == BE_BF16, "the CUDA backend's default precision is not bf16");
+    } else {
+        printf("skip bf16 checks: GRPO_TEST_DEVICE=%s has no bf16\n", gpu->name);
+    }
     if (gpu->kind == BACKEND_CUDA) { // GRPO_TEST_DEVICE=cpu: the CPU plays the GPU // with a usable GPU, auto means cuda now that the model's ops exist
         Backend *a = NULL;
         CHECK(backend_open("auto", &a) == GRPO_OK && a && a->kind == BACKEND_CUDA, "auto: %s",
@@ -172,13 +350,16 @@ int main(void) {
     q.hidden = 96, q.ffn = 200, q.n_layers = 2, q.n_heads = 4, q.n_kv_heads = 2, q.head_dim = 32, q.vocab = 263;
     q.max_pos = 256, q.tie_embeddings = 1;
     run("qwen2", &q);
+    if (gpu16) run_bf16("qwen2", &q);
 
     ModelConfig l;
     model_config_default(&l, MODEL_LLAMA);
     l.hidden = 64, l.ffn = 160, l.n_layers = 2, l.n_heads = 8, l.n_kv_heads = 1, l.head_dim = 16, l.vocab = 1000;
     l.max_pos = 256, l.tie_embeddings = 0, l.qkv_bias = 1, l.o_bias = 1;
     run("llama", &l);
+    if (gpu16) run_bf16("llama", &l);
 
+    backend_close(gpu16);
     backend_close(gpu);
     backend_close(cpu);
     return tu_finish(name);

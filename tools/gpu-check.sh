@@ -2,7 +2,7 @@
 # The GPU session's one script: builds grpo for sm_90 (Release) into build-gpu,
 # runs the CUDA test programs, measures the card's ceilings (cuBLAS GEMM bf16 /
 # fp32 / tf32 TFLOP/s, device-to-device copy GB/s) and `grpo bench --device
-# cuda` on a small model and on a ~0.5B Qwen2-shaped random model, and prints
+# cuda` (bf16 and fp32) on a small model and on a ~0.5B Qwen2-shaped random model, and prints
 # one short table last. Every stage has a timeout; one that fails or is
 # skipped is reported in the table and the rest still run. About 4-5 minutes
 # on an H200; on a machine without a GPU it builds, reports the CUDA stages
@@ -126,16 +126,19 @@ if [ $GPU = 1 ] && [ -n "$CEIL" ]; then
   R[ceil_copy]=${v:+$v GB/s}
   R[ceil_copy]=${R[ceil_copy]:-failed (see gpu-check.log)}
   rm -f "$OUTD/ceiling.jsonl"
-  # grpo's own fp32 matmul (cuBLAS sgemm through the backend), for comparison
-  v=$(timeout 60 "$BIN/grpo" bench --device cuda --matmul 8192 --iters 5 2>&1 | tee -a "$OUTD/bench.jsonl" | jnum gflops)
-  R[mm]=${v:+$(awk -v g="$v" 'BEGIN{printf "%.1f TFLOP/s", g / 1000}')}
+  # grpo's own matmul (the backend's one cuBLAS wrapper) in each precision, beside the ceilings
+  for p in bf16 fp32; do
+    v=$(timeout 60 "$BIN/grpo" bench --device cuda --precision $p --matmul 8192 --iters 5 2>&1 | tee -a "$OUTD/bench.jsonl" |
+        jnum gflops)
+    R[mm_$p]=${v:+$(awk -v g="$v" 'BEGIN{printf "%.1f TFLOP/s", g / 1000}')}
+  done
 fi
-R[mm]=${R[mm]:-$([ $GPU = 1 ] && echo "failed (see gpu-check.log)" || echo "$skip")}
+for p in bf16 fp32; do R[mm_$p]=${R[mm_$p]:-$([ $GPU = 1 ] && echo "failed (see gpu-check.log)" || echo "$skip")}; done
 
 # ---------------------------------------------------------------- benches
-# name, init-model arguments, bench arguments, timeout
+# name, precision, init-model arguments, bench arguments, timeout
 bench() {
-  local name=$1 init=$2 args=$3 lim=$4 dir=/tmp/grpo-gpu-$1
+  local name=$1_$2 prec=$2 init=$3 args=$4 lim=$5 dir=/tmp/grpo-gpu-$1
   for k in gen train mem; do R[${name}_$k]=$([ $GPU = 1 ] && echo - || echo "$skip"); done
   [ $GPU = 1 ] || return 0
   t=$SECONDS
@@ -145,7 +148,7 @@ bench() {
   fi
   note "$name model ready ($((SECONDS - t)) s); bench: $args"
   local out
-  out=$(timeout "$lim" "$BIN/grpo" bench --device cuda --model "$dir" $args 2>&1)
+  out=$(timeout "$lim" "$BIN/grpo" bench --device cuda --precision "$prec" --model "$dir" $args 2>&1)
   local rc=$?
   printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
   if [ $rc != 0 ] || ! printf '%s' "$out" | grep -q decode_tok_s; then
@@ -158,10 +161,14 @@ bench() {
   R[${name}_train]="fwd+bwd $(jnum train_tok_s <<<"$j") tok/s; with clip+AdamW $(jnum train_step_tok_s <<<"$j") tok/s"
   R[${name}_mem]="$(jnum peak_dev_mib <<<"$j") MiB of $(jnum dev_total_mib <<<"$j")"
 }
-bench small "--arch qwen2 --hidden 512 --layers 8 --heads 8 --kv-heads 2 --ffn 1408 --vocab 32000" \
-  "--batch 16 --prompt-len 128 --gen-len 128 --train-len 256 --temperature 1 --top-p 0.95 --reps 1" 90
-bench qwen05b "--arch qwen2 --hidden 896 --layers 24 --heads 14 --kv-heads 2 --ffn 4864 --vocab 151936 --tie" \
-  "--batch 32 --prompt-len 256 --gen-len 128 --train-len 384 --temperature 1 --top-p 0.95 --reps 1" 180
+SMALL_INIT="--arch qwen2 --hidden 512 --layers 8 --heads 8 --kv-heads 2 --ffn 1408 --vocab 32000"
+SMALL_ARGS="--batch 16 --prompt-len 128 --gen-len 128 --train-len 256 --temperature 1 --top-p 0.95 --reps 1"
+Q05_INIT="--arch qwen2 --hidden 896 --layers 24 --heads 14 --kv-heads 2 --ffn 4864 --vocab 151936 --tie"
+Q05_ARGS="--batch 32 --prompt-len 256 --gen-len 128 --train-len 384 --temperature 1 --top-p 0.95 --reps 1"
+bench small bf16 "$SMALL_INIT" "$SMALL_ARGS" 60
+bench small fp32 "$SMALL_INIT" "$SMALL_ARGS" 60
+bench qwen05b bf16 "$Q05_INIT" "$Q05_ARGS" 150
+bench qwen05b fp32 "$Q05_INIT" "$Q05_ARGS" 120
 
 # ---------------------------------------------------------------- the table
 {
@@ -172,11 +179,15 @@ bench qwen05b "--arch qwen2 --hidden 896 --layers 24 --heads 14 --kv-heads 2 --f
   printf '%-34s %s\n' "cuBLAS GEMM 8192^3 bf16 (fp32 acc)" "${R[ceil_bf16]}" \
     "cuBLAS GEMM 8192^3 fp32 / tf32" "${R[ceil_f32]} / ${R[ceil_tf32]}" \
     "device-to-device copy (r+w)" "${R[ceil_copy]}" \
-    "grpo bench --matmul 8192 (fp32)" "${R[mm]}" \
-    "small 8L/512 b16: generate" "${R[small_gen]}" \
-    "small: train" "${R[small_train]}" \
-    "small: peak device memory" "${R[small_mem]}" \
-    "0.5B qwen2 b32: generate" "${R[qwen05b_gen]}" \
-    "0.5B: train (384 tok/seq)" "${R[qwen05b_train]}" \
-    "0.5B: peak device memory" "${R[qwen05b_mem]}"
+    "grpo bench --matmul 8192 bf16/fp32" "${R[mm_bf16]} / ${R[mm_fp32]}"
+  for p in bf16 fp32; do
+    printf '%-34s %s\n' "small 8L/512 b16 $p: generate" "${R[small_${p}_gen]}" \
+      "small $p: train" "${R[small_${p}_train]}" \
+      "small $p: peak device memory" "${R[small_${p}_mem]}"
+  done
+  for p in bf16 fp32; do
+    printf '%-34s %s\n' "0.5B qwen2 b32 $p: generate" "${R[qwen05b_${p}_gen]}" \
+      "0.5B $p: train (384 tok/seq)" "${R[qwen05b_${p}_train]}" \
+      "0.5B $p: peak device memory" "${R[qwen05b_${p}_mem]}"
+  done
 } | tee "$OUTD/summary.txt"
