@@ -37,7 +37,8 @@ static int bench_matmul(Backend *b, const char *spec, long iters) {
         return cli_error("bench", "--matmul sizes must be positive and each matrix under 2^30 elements");
     size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
     float *ha = malloc(na * sizeof(float)), *hb = malloc(nb * sizeof(float));
-    void *a = NULL, *bm = NULL, *c = NULL;
+    void *a = NULL, *bm = NULL, *c = NULL, *stage = NULL;
+    const size_t cs = backend_dtype_size(b->cdt);
     int rc = 1;
     if (!ha || !hb) {
         cli_error("bench", "out of memory");
@@ -45,19 +46,22 @@ static int bench_matmul(Backend *b, const char *spec, long iters) {
     }
     fill(ha, na, 1);
     fill(hb, nb, 2);
-    if (b->alloc(b, &a, na * 4) || b->alloc(b, &bm, nb * 4) || b->alloc(b, &c, nc * 4) ||
-        b->to_device(b, a, ha, na * 4) || b->to_device(b, bm, hb, nb * 4)) {
+    // Inputs in the backend's compute dtype (uploaded as fp32, converted there), output fp32.
+    if (b->alloc(b, &a, na * cs) || b->alloc(b, &bm, nb * cs) || b->alloc(b, &c, nc * 4) ||
+        b->alloc(b, &stage, (na > nb ? na : nb) * 4) || b->to_device(b, stage, ha, na * 4) ||
+        b->convert(b, a, b->cdt, stage, BE_F32, na) || b->to_device(b, stage, hb, nb * 4) ||
+        b->convert(b, bm, b->cdt, stage, BE_F32, nb)) {
         cli_fail("bench");
         goto done;
     }
     // y = x @ W^T, the shape of every linear layer in the model.
-    if (b->matmul(b, c, a, bm, M, N, K, 0, 1, 1.0f, 0) || b->sync(b)) { // warm-up
+    if (b->matmul(b, c, BE_F32, a, bm, M, N, K, 0, 1, 1.0f, 0) || b->sync(b)) { // warm-up
         cli_fail("bench");
         goto done;
     }
     double t0 = now_s();
     for (long i = 0; i < iters; i++)
-        if (b->matmul(b, c, a, bm, M, N, K, 0, 1, 1.0f, 0)) {
+        if (b->matmul(b, c, BE_F32, a, bm, M, N, K, 0, 1, 1.0f, 0)) {
             cli_fail("bench");
             goto done;
         }
@@ -66,9 +70,9 @@ static int bench_matmul(Backend *b, const char *spec, long iters) {
         goto done;
     }
     double dt = (now_s() - t0) / (double)iters;
-    printf("{\"op\": \"matmul\", \"dtype\": \"f32\", \"device\": \"%s\", \"device_name\": \"%s\", "
+    printf("{\"op\": \"matmul\", \"dtype\": \"%s\", \"out_dtype\": \"fp32\", \"device\": \"%s\", \"device_name\": \"%s\", "
            "\"M\": %d, \"N\": %d, \"K\": %d, \"iters\": %ld, \"ms\": %.4f, \"gflops\": %.2f}\n",
-           b->name, b->device_name, M, N, K, iters, dt * 1e3, 2.0 * M * N * K / dt * 1e-9);
+           backend_dtype_name(b->cdt), b->name, b->device_name, M, N, K, iters, dt * 1e3, 2.0 * M * N * K / dt * 1e-9);
     rc = 0;
 done:
     free(ha);
@@ -76,6 +80,7 @@ done:
     b->free(b, a);
     b->free(b, bm);
     b->free(b, c);
+    b->free(b, stage);
     return rc;
 }
 
@@ -174,7 +179,7 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
         }
         for (int i = 0; i < 3; i++) {
             double t0 = now_s(), gn;
-            if (optim_clip_grad_norm(b, m->grads, m->n_params, 1.0, &gn) || adamw_step(&opt, m->params, m->grads, 1e-6, &ac) ||
+            if (optim_clip_grad_norm(b, m->grads, m->n_params, 1.0, &gn) || adamw_step(&opt, m->params, m->params_cd, m->grads, 1e-6, &ac) ||
                 b->sync(b)) {
                 adamw_free(&opt);
                 cli_fail("bench");
