@@ -49,8 +49,8 @@ int backend_set_precision(Backend *b, const char *precision) {
     if (!strcmp(precision, "bf16")) {
         if (b->kind == BACKEND_CPU)
             return grpo_fail(GRPO_EUNSUPPORTED,
-                             "precision bf16: the cpu backend computes in fp32 only (it is the reference); "
-                             "use --device cuda for bf16, or precision fp32 or auto");
+                             "bf16 needs --device cuda: the cpu backend computes in fp32 only (it is the "
+                             "reference); use precision fp32 or auto on the cpu");
         b->cdt = BE_BF16;
         return GRPO_OK;
     }

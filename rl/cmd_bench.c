@@ -201,13 +201,13 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
     double load1[1] = {0};
     getloadavg(load1, 1);
     double t_dec = t_gen - t_pre;
-    printf("{\"model\": \"%s\", \"params\": %zu, \"device\": \"%s\", \"device_name\": \"%s\", \"threads\": %d,"
+    printf("{\"model\": \"%s\", \"params\": %zu, \"device\": \"%s\", \"device_name\": \"%s\", \"precision\": \"%s\", \"threads\": %d,"
            " \"batch\": %d, \"prompt_len\": %d, \"gen_len\": %d, \"train_len\": %d, \"temperature\": %g,"
            " \"prefill_tok_s\": %.1f, \"prefill_s\": %.4f, \"generate_s\": %.4f, \"decode_tok_s\": %.1f,"
            " \"generate_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_s\": %.4f, \"optim_s\": %.4f, \"train_step_tok_s\": %.1f,"
            " \"peak_rss_mib\": %.1f, \"peak_dev_mib\": %.1f, \"dev_total_mib\": %.1f, \"loadavg_before\": %.2f,"
            " \"loadavg_after\": %.2f}\n",
-           dir, m->n_params, b->name, b->device_name, omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
+           dir, m->n_params, b->name, b->device_name, backend_dtype_name(b->cdt), omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
            temperature, batch * prompt_len / t_pre, t_pre, t_gen,
            t_dec > 0 ? batch * (gen_len - 1) / t_dec : 0.0, batch * gen_len / t_gen, batch * train_len / t_train, t_train,
            t_opt, batch * train_len / (t_train + t_opt), ru.ru_maxrss / 1024.0, dev_peak / 1048576.0, dev_total / 1048576.0,
@@ -220,14 +220,14 @@ done:
 }
 
 static int run(int argc, char **argv) {
-    const char *device = "auto", *matmul = NULL, *model = NULL;
+    const char *device = "auto", *precision = "auto", *matmul = NULL, *model = NULL;
     long iters = 10, batch = 8, prompt_len = 128, gen_len = 128, train_len = 0, reps = 2, top_k = 0;
     double temperature = 0, top_p = 1;
     CliOpt opts[] = {{"--device", CLI_STR, &device}, {"--matmul", CLI_STR, &matmul}, {"--iters", CLI_INT, &iters},
                      {"--model", CLI_STR, &model}, {"--batch", CLI_INT, &batch}, {"--prompt-len", CLI_INT, &prompt_len},
                      {"--gen-len", CLI_INT, &gen_len}, {"--train-len", CLI_INT, &train_len}, {"--reps", CLI_INT, &reps},
                      {"--temperature", CLI_DOUBLE, &temperature}, {"--top-k", CLI_INT, &top_k},
-                     {"--top-p", CLI_DOUBLE, &top_p}};
+                     {"--top-p", CLI_DOUBLE, &top_p}, {"--precision", CLI_STR, &precision}};
     int rc = cli_parse("bench", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
     if (!matmul && !model) return cli_error("bench", "nothing to measure: give --matmul or --model (see 'grpo bench --help')");
@@ -238,7 +238,7 @@ static int run(int argc, char **argv) {
     if (batch < 1 || prompt_len < 1 || gen_len < 2 || train_len < 2 || reps < 1 || batch * train_len > 100000000L)
         return cli_error("bench", "--batch, --prompt-len, --reps must be positive and --gen-len, --train-len at least 2");
     Backend *b = NULL;
-    if (backend_open(device, &b)) return cli_fail("bench");
+    if (cli_open_backend("bench", device, precision, &b)) return 1;
     if (matmul) rc = bench_matmul(b, matmul, iters);
     if (!rc && model)
         rc = bench_model(b, model, (int)batch, (int)prompt_len, (int)gen_len, (int)train_len, (int)reps, temperature,
@@ -249,7 +249,7 @@ static int run(int argc, char **argv) {
 
 const GrpoCommand grpo_cmd_bench = {
     "bench", "measure throughput (matmul; the model's prefill, decode and training)",
-    "usage: grpo bench --matmul N|M,N,K [--iters I] [--device cpu|cuda|auto]\n"
+    "usage: grpo bench --matmul N|M,N,K [--iters I] [--device cpu|cuda|auto] [--precision P]\n"
     "       grpo bench --model DIR [--batch N] [--prompt-len N] [--gen-len N] [--train-len N]\n\n"
     "Prints one JSON object per measurement.\n\n"
     "  --model DIR     the model's throughput: prefill (batch x prompt-len tokens into the KV cache),\n"
@@ -262,7 +262,9 @@ const GrpoCommand grpo_cmd_bench = {
     "  --temperature T sampling temperature for decode (default 0 = greedy)\n"
     "  --top-k K, --top-p P  sampling filters for decode (default off)\n"
     "  --reps N        generate timings, best of N (default 2)\n"
-    "  --matmul M,N,K  time out (M,N) = x (M,K) @ W^T with W (N,K), fp32; N alone means N,N,N\n"
+    "  --matmul M,N,K  time out (M,N) = x (M,K) @ W^T with W (N,K): x, W in the compute precision,\n"
+    "                  out fp32; N alone means N,N,N\n"
     "  --iters I       timed repetitions after one warm-up (default 10)\n"
-    "  --device D      cpu, cuda or auto (default auto: cuda when a usable GPU is present)\n",
+    "  --device D      cpu, cuda or auto (default auto: cuda when a usable GPU is present)\n"
+    "  --precision P   auto, fp32 or bf16 (default auto: the device's own, fp32 on cpu, bf16 on cuda)\n",
     run};
