@@ -1,28 +1,41 @@
 // Every model op of the CUDA backend against the CPU backend (the fp32
 // reference) on the same random inputs, at several sizes including odd ones,
-// forward and backward. Where no usable GPU exists the test reports itself
-// skipped and says why.
+// forward and backward, in both compute dtypes: fp32, then bf16. Where no
+// usable GPU exists the test reports itself skipped and says why; with
+// GRPO_TEST_DEVICE=cpu the CPU plays the GPU in fp32 and the bf16 run is
+// reported skipped (the CPU computes in fp32 only).
 //
 // Tolerance (tu_compare.h): |gpu - cpu| <= atol + rtol * |cpu| per element.
-// Elementwise ops differ only by the libm (expf, sinf, ...) and FMA
+// fp32: elementwise ops differ only by the libm (expf, sinf, ...) and FMA
 // contraction: atol 1e-6, rtol 1e-5. Reductions (norms, softmax, attention,
 // column sums) sum in a different order than the CPU: atol 1e-5, rtol 1e-4.
 // The embedding backward sums in the CPU's order and must match exactly.
+// bf16: every input the GPU reads as bf16 is rounded to bf16 first and the CPU
+// gets the same rounded values, so the GPU's fp32 math sees what the CPU's
+// sees; a bf16 output is that fp32 result rounded once, at most 2^-9 of its
+// magnitude away. So a bf16 output gets the fp32 allowance plus rtol 2^-8
+// (the rounding, with a factor 2 for the fp32 result's own error near a
+// rounding boundary), and an fp32 output of a bf16-input op (rstd, lse, logp,
+// entropy, parameter gradients) the fp32 allowance alone. Copies, adds and
+// scatters are compared exactly with the CPU's result rounded to bf16.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/backend.h"
 #include "testlib.h"
+#include "tu_bf16.h"
 #include "tu_compare.h"
 
 #define EW_ATOL 1e-6
 #define EW_RTOL 1e-5
 #define RED_ATOL 1e-5
 #define RED_RTOL 1e-4
+#define BF16_RTOL (1.0 / 256)
 
 static Backend *cpu, *gpu;
 static uint64_t rng = 20261128;
+static int bf16; // this run's compute dtype is bf16 (gpu->cdt)
 
 // Every buffer of a case is tracked here and released by release_all().
 #define MAX_BUFS 256
@@ -42,6 +55,13 @@ static float *randf(size_t n, float scale) {
     for (size_t i = 0; i < n; i++) x[i] = tu_rand_uniform(&rng) * scale;
     return x;
 }
+// Random values the GPU reads in the compute dtype: rounded to bf16 in a bf16
+// run, so the CPU reference gets exactly the values the GPU sees.
+static float *randc(size_t n, float scale) {
+    float *x = randf(n, scale);
+    if (bf16) tu_bf16_round_all(x, n);
+    return x;
+}
 // A device copy of host bytes.
 static void *dev(const void *h, size_t bytes) {
     void *d = NULL;
@@ -53,10 +73,27 @@ static void *dev(const void *h, size_t bytes) {
     if (bytes && h) CHECK(gpu->to_device(gpu, d, h, bytes) == GRPO_OK, "to_device: %s", grpo_errmsg());
     return d;
 }
+// A device buffer of n compute-dtype elements holding host floats h (zeros
+// when h is NULL); h must already be bf16-rounded in a bf16 run (randc).
+static void *devc(const float *h, size_t n) {
+    if (!bf16 || !h) return dev(h, n * (bf16 ? 2 : 4));
+    uint16_t *b = hmalloc(n * 2);
+    for (size_t i = 0; i < n; i++) b[i] = tu_f32_to_bf16(h[i]);
+    return dev(b, n * 2);
+}
 // A host copy of n floats of device memory (after the queued work finished).
 static float *host(const void *d, size_t n) {
     float *h = hmalloc(n * sizeof(float));
     CHECK(gpu->to_host(gpu, h, d, n * sizeof(float)) == GRPO_OK, "to_host: %s", grpo_errmsg());
+    return h;
+}
+// The same for n compute-dtype elements, widened to float.
+static float *hostc(const void *d, size_t n) {
+    if (!bf16) return host(d, n);
+    uint16_t *b = hmalloc(n * 2);
+    float *h = hmalloc(n * sizeof(float));
+    CHECK(gpu->to_host(gpu, b, d, n * 2) == GRPO_OK, "to_host: %s", grpo_errmsg());
+    for (size_t i = 0; i < n; i++) h[i] = tu_bf16_to_f32(b[i]);
     return h;
 }
 static void release_all(void) {
@@ -72,9 +109,26 @@ static void ok(int st, const char *what) {
         CHECK(st == GRPO_OK, "%s (at sync): %s", what, grpo_errmsg());
     }
 }
+// An fp32 output against the CPU's.
 static void cmp(const char *what, const void *d, const float *ref, size_t n, double atol, double rtol) {
+    char w[240];
+    snprintf(w, sizeof w, "%s %s", bf16 ? "bf16" : "fp32", what);
     float *g = host(d, n);
-    tu_compare(what, g, ref, n, atol, rtol, 1);
+    tu_compare(w, g, ref, n, atol, rtol, 1);
+}
+// A compute-dtype output against the CPU's: the fp32 allowance plus the
+// output's rounding in bf16 (see the top).
+static void cmpc(const char *what, const void *d, const float *ref, size_t n, double atol, double rtol) {
+    char w[240];
+    snprintf(w, sizeof w, "%s %s", bf16 ? "bf16" : "fp32", what);
+    float *g = hostc(d, n);
+    tu_compare(w, g, ref, n, atol, rtol + (bf16 ? BF16_RTOL : 0), 1);
+}
+// A compute-dtype output that must equal the CPU's result rounded to the
+// compute dtype bit for bit (copies, one add: the GPU rounds the same fp32 value).
+static void cmpc_exact(const char *what, const void *d, float *ref, size_t n) {
+    if (bf16) tu_bf16_round_all(ref, n);
+    cmpc(what, d, ref, n, 0, 0);
 }
 
 // ---------------------------------------------------------------- embedding
@@ -83,14 +137,14 @@ static void test_embedding(int T, int C, int V) {
     int32_t *ids = hmalloc((size_t)T * 4);
     // Draw from a few ids so tokens repeat and the backward really accumulates.
     for (int t = 0; t < T; t++) ids[t] = (int32_t)(tu_rand_u64(&rng) % (uint64_t)(t % 2 ? V : 5));
-    float *wte = randf((size_t)V * C, 1.0f), *dout = randf((size_t)T * C, 1.0f), *dwte = randf((size_t)V * C, 1.0f);
+    float *wte = randc((size_t)V * C, 1.0f), *dout = randc((size_t)T * C, 1.0f), *dwte = randf((size_t)V * C, 1.0f);
     float *out = hmalloc((size_t)T * C * 4);
-    void *d_ids = dev(ids, (size_t)T * 4), *d_wte = dev(wte, (size_t)V * C * 4), *d_out = dev(NULL, (size_t)T * C * 4);
-    void *d_dout = dev(dout, (size_t)T * C * 4), *d_dwte = dev(dwte, (size_t)V * C * 4);
+    void *d_ids = dev(ids, (size_t)T * 4), *d_wte = devc(wte, (size_t)V * C), *d_out = devc(NULL, (size_t)T * C);
+    void *d_dout = devc(dout, (size_t)T * C), *d_dwte = dev(dwte, (size_t)V * C * 4);
     snprintf(w, sizeof w, "embedding_forward T=%d C=%d V=%d", T, C, V);
     ok(gpu->embedding_forward(gpu, d_out, d_ids, d_wte, T, C, V), w);
     CHECK(cpu->embedding_forward(cpu, out, ids, wte, T, C, V) == GRPO_OK, "%s", grpo_errmsg());
-    cmp(w, d_out, out, (size_t)T * C, 0, 0);
+    cmpc_exact(w, d_out, out, (size_t)T * C);
     snprintf(w, sizeof w, "embedding_backward T=%d C=%d V=%d (exact)", T, C, V);
     ok(gpu->embedding_backward(gpu, d_dwte, d_dout, d_ids, T, C, V), w);
     CHECK(cpu->embedding_backward(cpu, dwte, dout, ids, T, C, V) == GRPO_OK, "%s", grpo_errmsg());
@@ -102,8 +156,8 @@ static void test_embedding(int T, int C, int V) {
 // the next sync (and only once: the flag is cleared).
 static void test_embedding_bad_id(void) {
     int32_t ids[3] = {1, 7, 2};
-    float *wte = randf(5 * 4, 1.0f);
-    void *d_ids = dev(ids, sizeof ids), *d_wte = dev(wte, 5 * 4 * 4), *d_out = dev(NULL, 3 * 4 * 4);
+    float *wte = randc(5 * 4, 1.0f);
+    void *d_ids = dev(ids, sizeof ids), *d_wte = devc(wte, 5 * 4), *d_out = devc(NULL, 3 * 4);
     CHECK(gpu->embedding_forward(gpu, d_out, d_ids, d_wte, 3, 4, 5) == GRPO_OK, "%s", grpo_errmsg());
     int st = gpu->sync(gpu);
     CHECK(st == GRPO_EINVAL && strstr(grpo_errmsg(), "token id 7 at position 1"), "bad id: status %d, '%s'", st,
@@ -115,16 +169,16 @@ static void test_embedding_bad_id(void) {
 // ---------------------------------------------------------------- rmsnorm
 static void test_rmsnorm(int T, int C, int with_rstd) {
     char w[160];
-    float *x = randf((size_t)T * C, 2.0f), *wt = randf(C, 1.0f), *dy = randf((size_t)T * C, 1.0f);
-    float *dx = randf((size_t)T * C, 1.0f), *dw = randf(C, 1.0f);
+    float *x = randc((size_t)T * C, 2.0f), *wt = randc(C, 1.0f), *dy = randc((size_t)T * C, 1.0f);
+    float *dx = randc((size_t)T * C, 1.0f), *dw = randf(C, 1.0f);
     float *y = hmalloc((size_t)T * C * 4), *r = hmalloc((size_t)T * 4);
-    void *d_x = dev(x, (size_t)T * C * 4), *d_w = dev(wt, (size_t)C * 4), *d_y = dev(NULL, (size_t)T * C * 4);
-    void *d_r = dev(NULL, (size_t)T * 4), *d_dy = dev(dy, (size_t)T * C * 4), *d_dx = dev(dx, (size_t)T * C * 4);
+    void *d_x = devc(x, (size_t)T * C), *d_w = devc(wt, (size_t)C), *d_y = devc(NULL, (size_t)T * C);
+    void *d_r = dev(NULL, (size_t)T * 4), *d_dy = devc(dy, (size_t)T * C), *d_dx = devc(dx, (size_t)T * C);
     void *d_dw = dev(dw, (size_t)C * 4);
     snprintf(w, sizeof w, "rmsnorm_forward T=%d C=%d%s", T, C, with_rstd ? "" : " rstd=NULL");
     ok(gpu->rmsnorm_forward(gpu, d_y, with_rstd ? d_r : NULL, d_x, d_w, T, C, 1e-6f), w);
     CHECK(cpu->rmsnorm_forward(cpu, y, r, x, wt, T, C, 1e-6f) == GRPO_OK, "%s", grpo_errmsg());
-    cmp(w, d_y, y, (size_t)T * C, RED_ATOL, RED_RTOL);
+    cmpc(w, d_y, y, (size_t)T * C, RED_ATOL, RED_RTOL);
     if (!with_rstd) {
         release_all();
         return;
@@ -137,7 +191,7 @@ static void test_rmsnorm(int T, int C, int with_rstd) {
     ok(gpu->rmsnorm_backward(gpu, d_dx, d_dw, d_dy, d_x, d_w, d_r, T, C), w);
     CHECK(cpu->rmsnorm_backward(cpu, dx, dw, dy, x, wt, r, T, C) == GRPO_OK, "%s", grpo_errmsg());
     snprintf(w, sizeof w, "rmsnorm_backward dinp T=%d C=%d", T, C);
-    cmp(w, d_dx, dx, (size_t)T * C, RED_ATOL, RED_RTOL);
+    cmpc(w, d_dx, dx, (size_t)T * C, RED_ATOL, RED_RTOL);
     snprintf(w, sizeof w, "rmsnorm_backward dweight T=%d C=%d", T, C);
     cmp(w, d_dw, dw, (size_t)C, RED_ATOL, RED_RTOL);
     release_all();
@@ -147,20 +201,20 @@ static void test_rmsnorm(int T, int C, int with_rstd) {
 static void test_rope(int T, int nh, int hd) {
     char w[160];
     size_t n = (size_t)T * nh * hd;
-    float *x = randf(n, 1.0f), *dx = randf(n, 1.0f), *inv = hmalloc((size_t)(hd / 2 + 1) * 4);
+    float *x = randc(n, 1.0f), *dx = randc(n, 1.0f), *inv = hmalloc((size_t)(hd / 2 + 1) * 4);
     for (int i = 0; i < hd / 2; i++) inv[i] = (float)pow(10000.0, -2.0 * i / hd);
     int32_t *pos = hmalloc((size_t)T * 4);
     for (int t = 0; t < T; t++) pos[t] = (int32_t)(tu_rand_u64(&rng) % 4096);
-    void *d_x = dev(x, n * 4), *d_dx = dev(dx, n * 4), *d_inv = dev(inv, (size_t)(hd / 2 + 1) * 4);
+    void *d_x = devc(x, n), *d_dx = devc(dx, n), *d_inv = dev(inv, (size_t)(hd / 2 + 1) * 4);
     void *d_pos = dev(pos, (size_t)T * 4);
     snprintf(w, sizeof w, "rope_forward T=%d heads=%d hd=%d", T, nh, hd);
     ok(gpu->rope_forward(gpu, d_x, d_pos, d_inv, T, nh, hd), w);
     CHECK(cpu->rope_forward(cpu, x, pos, inv, T, nh, hd) == GRPO_OK, "%s", grpo_errmsg());
-    cmp(w, d_x, x, n, EW_ATOL, EW_RTOL);
+    cmpc(w, d_x, x, n, EW_ATOL, EW_RTOL);
     snprintf(w, sizeof w, "rope_backward T=%d heads=%d hd=%d", T, nh, hd);
     ok(gpu->rope_backward(gpu, d_dx, d_pos, d_inv, T, nh, hd), w);
     CHECK(cpu->rope_backward(cpu, dx, pos, inv, T, nh, hd) == GRPO_OK, "%s", grpo_errmsg());
-    cmp(w, d_dx, dx, n, EW_ATOL, EW_RTOL);
+    cmpc(w, d_dx, dx, n, EW_ATOL, EW_RTOL);
     CHECK(gpu->rope_forward(gpu, d_x, d_pos, d_inv, T, nh, 7) == GRPO_EINVAL, "odd head_dim must fail");
     release_all();
 }
@@ -194,29 +248,31 @@ static void test_attention(const AttnCase *c, int with_lse) {
                      c->hd, T);
     for (int s = 0; s < S && n < (int)sizeof tag; s++)
         n += snprintf(tag + n, sizeof tag - n, "%s%d@%d", s ? "," : "=", c->lens[s], q0[s]);
-    float *q = randf(nq, 1.5f), *k = randf(nk, 1.5f), *v = randf(nk, 1.0f), *dout = randf(nq, 1.0f);
+    float *q = randc(nq, 1.5f), *k = randc(nk, 1.5f), *v = randc(nk, 1.0f), *dout = randc(nq, 1.0f);
     float *out = hmalloc(nq * 4), *lse = hmalloc((size_t)T * c->nh * 4);
-    float *dq = randf(nq, 1.0f), *dk = randf(nk, 1.0f), *dv = randf(nk, 1.0f); // dq is overwritten, dk/dv +=
-    void *d_q = dev(q, nq * 4), *d_k = dev(k, nk * 4), *d_v = dev(v, nk * 4), *d_out = dev(NULL, nq * 4);
+    float *dq = randc(nq, 1.0f), *dk = randc(nk, 1.0f), *dv = randc(nk, 1.0f); // dq is overwritten, dk/dv +=
+    void *d_q = devc(q, nq), *d_k = devc(k, nk), *d_v = devc(v, nk), *d_out = devc(NULL, nq);
     void *d_lse = dev(NULL, (size_t)T * c->nh * 4), *d_qs = dev(qs, (size_t)(S + 1) * 4), *d_ks = dev(ks, (size_t)S * 4);
-    void *d_q0 = dev(q0, (size_t)S * 4), *d_dout = dev(dout, nq * 4), *d_dq = dev(dq, nq * 4), *d_dk = dev(dk, nk * 4);
-    void *d_dv = dev(dv, nk * 4);
+    void *d_q0 = dev(q0, (size_t)S * 4), *d_dout = devc(dout, nq), *d_dq = devc(dq, nq), *d_dk = devc(dk, nk);
+    void *d_dv = devc(dv, nk);
     snprintf(w, sizeof w, "attention_forward %s%s", tag, with_lse ? "" : " lse=NULL");
     ok(gpu->attention_forward(gpu, d_out, with_lse ? d_lse : NULL, d_q, d_k, d_v, d_qs, d_ks, d_q0, S, T, c->nh, c->nkv,
                               c->hd),
        w);
     CHECK(cpu->attention_forward(cpu, out, lse, q, k, v, qs, ks, q0, S, T, c->nh, c->nkv, c->hd) == GRPO_OK, "%s",
           grpo_errmsg());
-    cmp(w, d_out, out, nq, RED_ATOL, RED_RTOL);
+    cmpc(w, d_out, out, nq, RED_ATOL, RED_RTOL);
     if (!with_lse) {
         release_all();
         return;
     }
     snprintf(w, sizeof w, "attention_forward lse %s", tag);
     cmp(w, d_lse, lse, (size_t)T * c->nh, RED_ATOL, RED_RTOL);
-    // Backward from the CPU's out and lse on both, so only the backward is compared.
-    CHECK(gpu->to_device(gpu, d_out, out, nq * 4) == GRPO_OK && gpu->to_device(gpu, d_lse, lse, (size_t)T * c->nh * 4) == GRPO_OK,
-          "%s", grpo_errmsg());
+    // Backward from the CPU's out (bf16-rounded in a bf16 run, for both) and
+    // lse on both, so only the backward is compared.
+    if (bf16) tu_bf16_round_all(out, nq);
+    d_out = devc(out, nq);
+    CHECK(gpu->to_device(gpu, d_lse, lse, (size_t)T * c->nh * 4) == GRPO_OK, "%s", grpo_errmsg());
     snprintf(w, sizeof w, "attention_backward %s", tag);
     ok(gpu->attention_backward(gpu, d_dq, d_dk, d_dv, d_dout, d_q, d_k, d_v, d_out, d_lse, d_qs, d_ks, d_q0, S, T, c->nh,
                                c->nkv, c->hd),
@@ -225,18 +281,18 @@ static void test_attention(const AttnCase *c, int with_lse) {
               GRPO_OK,
           "%s", grpo_errmsg());
     snprintf(w, sizeof w, "attention_backward dq %s", tag);
-    cmp(w, d_dq, dq, nq, RED_ATOL, RED_RTOL);
+    cmpc(w, d_dq, dq, nq, RED_ATOL, RED_RTOL);
     snprintf(w, sizeof w, "attention_backward dk %s", tag);
-    cmp(w, d_dk, dk, nk, RED_ATOL, RED_RTOL);
+    cmpc(w, d_dk, dk, nk, RED_ATOL, RED_RTOL);
     snprintf(w, sizeof w, "attention_backward dv %s", tag);
-    cmp(w, d_dv, dv, nk, RED_ATOL, RED_RTOL);
+    cmpc(w, d_dv, dv, nk, RED_ATOL, RED_RTOL);
     release_all();
 }
 
 static void test_attention_bad_args(void) {
     int32_t qs[3] = {0, 2, 5}, ks[2] = {0, 2}, q0[2] = {0, 0};
-    float *q = randf(5 * 8, 1.0f);
-    void *d_q = dev(q, 5 * 8 * 4), *d_o = dev(NULL, 5 * 8 * 4), *d_qs = dev(qs, sizeof qs), *d_ks = dev(ks, sizeof ks);
+    float *q = randc(5 * 8, 1.0f);
+    void *d_q = devc(q, 5 * 8), *d_o = devc(NULL, 5 * 8), *d_qs = dev(qs, sizeof qs), *d_ks = dev(ks, sizeof ks);
     void *d_q0 = dev(q0, sizeof q0);
     CHECK(gpu->attention_forward(gpu, d_o, NULL, d_q, d_q, d_q, d_qs, d_ks, d_q0, 2, 5, 3, 2, 8) == GRPO_EINVAL,
           "heads not a multiple of kv heads must fail");
@@ -253,41 +309,41 @@ static void test_attention_bad_args(void) {
 // ---------------------------------------------------------------- swiglu, add, bias, scatter
 static void test_elementwise(size_t n) {
     char w[160];
-    float *g = randf(n, 4.0f), *u = randf(n, 2.0f), *dout = randf(n, 1.0f);
+    float *g = randc(n, 4.0f), *u = randc(n, 2.0f), *dout = randc(n, 1.0f);
     float *out = hmalloc(n * 4), *dg = hmalloc(n * 4), *du = hmalloc(n * 4), *sum = hmalloc(n * 4);
-    void *d_g = dev(g, n * 4), *d_u = dev(u, n * 4), *d_do = dev(dout, n * 4), *d_out = dev(NULL, n * 4);
-    void *d_dg = dev(NULL, n * 4), *d_du = dev(NULL, n * 4);
+    void *d_g = devc(g, n), *d_u = devc(u, n), *d_do = devc(dout, n), *d_out = devc(NULL, n);
+    void *d_dg = devc(NULL, n), *d_du = devc(NULL, n);
     snprintf(w, sizeof w, "swiglu_forward n=%zu", n);
     ok(gpu->swiglu_forward(gpu, d_out, d_g, d_u, n), w);
     cpu->swiglu_forward(cpu, out, g, u, n);
-    cmp(w, d_out, out, n, EW_ATOL, EW_RTOL);
+    cmpc(w, d_out, out, n, EW_ATOL, EW_RTOL);
     snprintf(w, sizeof w, "swiglu_backward dgate n=%zu", n);
     ok(gpu->swiglu_backward(gpu, d_dg, d_du, d_do, d_g, d_u, n), w);
     cpu->swiglu_backward(cpu, dg, du, dout, g, u, n);
-    cmp(w, d_dg, dg, n, EW_ATOL, EW_RTOL);
+    cmpc(w, d_dg, dg, n, EW_ATOL, EW_RTOL);
     snprintf(w, sizeof w, "swiglu_backward dup n=%zu", n);
-    cmp(w, d_du, du, n, EW_ATOL, EW_RTOL);
+    cmpc(w, d_du, du, n, EW_ATOL, EW_RTOL);
     snprintf(w, sizeof w, "add n=%zu (out aliases x)", n);
     ok(gpu->add(gpu, d_g, d_g, d_u, n), w);
     cpu->add(cpu, sum, g, u, n);
-    cmp(w, d_g, sum, n, 0, 0);
+    cmpc_exact(w, d_g, sum, n); // leaves sum rounded as d_g holds it
     snprintf(w, sizeof w, "swiglu_forward n=%zu (out aliases gate)", n);
     ok(gpu->swiglu_forward(gpu, d_g, d_g, d_u, n), w);
     cpu->swiglu_forward(cpu, sum, sum, u, n);
-    cmp(w, d_g, sum, n, EW_ATOL, EW_RTOL);
+    cmpc(w, d_g, sum, n, EW_ATOL, EW_RTOL);
     release_all();
 }
 
 static void test_bias(int T, int N) {
     char w[160];
-    float *out = randf((size_t)T * N, 1.0f), *bias = randf(N, 1.0f), *dout = randf((size_t)T * N, 1.0f);
+    float *out = randc((size_t)T * N, 1.0f), *bias = randc(N, 1.0f), *dout = randc((size_t)T * N, 1.0f);
     float *db = randf(N, 1.0f);
-    void *d_out = dev(out, (size_t)T * N * 4), *d_b = dev(bias, (size_t)N * 4), *d_do = dev(dout, (size_t)T * N * 4);
+    void *d_out = devc(out, (size_t)T * N), *d_b = devc(bias, (size_t)N), *d_do = devc(dout, (size_t)T * N);
     void *d_db = dev(db, (size_t)N * 4);
     snprintf(w, sizeof w, "bias_forward T=%d N=%d", T, N);
     ok(gpu->bias_forward(gpu, d_out, d_b, T, N), w);
     cpu->bias_forward(cpu, out, bias, T, N);
-    cmp(w, d_out, out, (size_t)T * N, 0, 0);
+    cmpc_exact(w, d_out, out, (size_t)T * N);
     snprintf(w, sizeof w, "bias_backward T=%d N=%d", T, N);
     ok(gpu->bias_backward(gpu, d_db, d_do, T, N), w);
     cpu->bias_backward(cpu, db, dout, T, N);
@@ -297,14 +353,14 @@ static void test_bias(int T, int N) {
 
 static void test_scatter(int n, int dim, int dst_rows) {
     char w[160];
-    float *src = randf((size_t)n * dim, 1.0f), *dst = randf((size_t)dst_rows * dim, 1.0f);
+    float *src = randc((size_t)n * dim, 1.0f), *dst = randc((size_t)dst_rows * dim, 1.0f);
     int32_t *rows = hmalloc((size_t)n * 4);
     for (int i = 0; i < n; i++) rows[i] = (int32_t)((i * 7 + 3) % dst_rows); // distinct while n <= dst_rows, 7 coprime
-    void *d_src = dev(src, (size_t)n * dim * 4), *d_dst = dev(dst, (size_t)dst_rows * dim * 4), *d_rows = dev(rows, (size_t)n * 4);
+    void *d_src = devc(src, (size_t)n * dim), *d_dst = devc(dst, (size_t)dst_rows * dim), *d_rows = dev(rows, (size_t)n * 4);
     snprintf(w, sizeof w, "scatter_rows n=%d dim=%d into %d rows", n, dim, dst_rows);
     ok(gpu->scatter_rows(gpu, d_dst, d_src, d_rows, n, dim), w);
     cpu->scatter_rows(cpu, dst, src, rows, n, dim);
-    cmp(w, d_dst, dst, (size_t)dst_rows * dim, 0, 0);
+    cmpc_exact(w, d_dst, dst, (size_t)dst_rows * dim);
     release_all();
 }
 
@@ -322,7 +378,7 @@ static void test_logprob(int T, int V, float inv_temp, int optional_outputs) {
     float *dl = hmalloc((size_t)T * V * 4);
     void *d_lg = dev(logits, (size_t)T * V * 4), *d_tg = dev(tg, (size_t)T * 4), *d_lp = dev(NULL, (size_t)T * 4);
     void *d_ent = dev(NULL, (size_t)T * 4), *d_lse = dev(NULL, (size_t)T * 4), *d_dlp = dev(dlogp, (size_t)T * 4);
-    void *d_dl = dev(NULL, (size_t)T * V * 4);
+    void *d_dl = devc(NULL, (size_t)T * V);
     snprintf(w, sizeof w, "logprob_forward T=%d V=%d inv_temp=%g%s", T, V, inv_temp, optional_outputs ? "" : " (logp only)");
     ok(gpu->logprob_forward(gpu, d_lp, optional_outputs ? d_ent : NULL, optional_outputs ? d_lse : NULL, d_lg, d_tg, T, V,
                             inv_temp),
@@ -341,8 +397,15 @@ static void test_logprob(int T, int V, float inv_temp, int optional_outputs) {
     snprintf(w, sizeof w, "logprob_backward T=%d V=%d inv_temp=%g", T, V, inv_temp);
     ok(gpu->logprob_backward(gpu, d_dl, d_dlp, d_lg, d_tg, d_lse, T, V, inv_temp), w);
     cpu->logprob_backward(cpu, dl, dlogp, logits, tg, lse, T, V, inv_temp);
-    cmp(w, d_dl, dl, (size_t)T * V, EW_ATOL, RED_RTOL);
-    // In place, as model_backward calls it (dlogits aliases logits).
+    cmpc(w, d_dl, dl, (size_t)T * V, EW_ATOL, RED_RTOL);
+    if (bf16) {
+        // bf16 rows over fp32 logits would overwrite rows not yet read.
+        CHECK(gpu->logprob_backward(gpu, d_lg, d_dlp, d_lg, d_tg, d_lse, T, V, inv_temp) == GRPO_EINVAL,
+              "bf16 logprob_backward in place must be refused");
+        release_all();
+        return;
+    }
+    // In place, as model_backward calls it in fp32 (dlogits aliases logits).
     snprintf(w, sizeof w, "logprob_backward in place T=%d V=%d inv_temp=%g", T, V, inv_temp);
     ok(gpu->logprob_backward(gpu, d_lg, d_dlp, d_lg, d_tg, d_lse, T, V, inv_temp), w);
     cmp(w, d_lg, dl, (size_t)T * V, EW_ATOL, RED_RTOL);
@@ -383,16 +446,8 @@ static void test_zero_sizes(void) {
     release_all();
 }
 
-int main(void) {
-    const char *name = "test_cuda_ops";
-    int rc = tu_open_gpu(name, &gpu);
-    if (!gpu) return rc;
-    // With GRPO_TEST_DEVICE=cpu the CPU plays the GPU: a check of the test itself.
-    const int self = gpu->kind == BACKEND_CPU;
-    CHECK(backend_open("cpu", &cpu) == GRPO_OK, "%s", grpo_errmsg());
-    if (!cpu) return tu_finish(name);
-    printf("%s on %s\n", name, gpu->device_name);
-
+// Every case once, in gpu's current compute dtype.
+static void run_all(int self) {
     static const int Ts[] = {1, 7, 33, 130}, Cs[] = {64, 96, 200};
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 3; j++) {
@@ -448,6 +503,34 @@ int main(void) {
     test_logprob(7, 1000, 1.0f, 0);
     if (!self) test_logprob_bad_target();
     test_zero_sizes();
+}
+
+int main(void) {
+    const char *name = "test_cuda_ops";
+    int rc = tu_open_gpu(name, &gpu);
+    if (!gpu) return rc;
+    // With GRPO_TEST_DEVICE=cpu the CPU plays the GPU: a check of the test itself.
+    const int self = gpu->kind == BACKEND_CPU;
+    CHECK(backend_open("cpu", &cpu) == GRPO_OK, "%s", grpo_errmsg());
+    if (!cpu) return tu_finish(name);
+    printf("%s on %s\n", name, gpu->device_name);
+
+    // No model is built on gpu here, so switching its compute dtype between
+    // runs is safe (backend.h: fixed once a model exists).
+    gpu->cdt = BE_F32;
+    bf16 = 0;
+    run_all(self);
+    int fp32_checks = tu_checks, fp32_failures = tu_failures;
+    printf("%s: fp32: %d passed, %d failed\n", name, fp32_checks - fp32_failures, fp32_failures);
+    if (self) {
+        printf("%s: bf16: SKIPPED: the cpu backend computes in fp32 only\n", name);
+    } else {
+        gpu->cdt = BE_BF16;
+        bf16 = 1;
+        run_all(self);
+        printf("%s: bf16: %d passed, %d failed\n", name, tu_checks - fp32_checks - (tu_failures - fp32_failures),
+               tu_failures - fp32_failures);
+    }
 
     backend_close(gpu);
     backend_close(cpu);

@@ -8,6 +8,8 @@
 // Layout inside a warp: lane l holds elements l, l + 32, ... of a head
 // (ND = ceil(head_dim / 32) per lane, head_dim <= 256), so row loads are
 // coalesced and a dot product is a per-lane partial sum plus a warp reduction.
+// q, k, v, out and the gradients are the compute dtype T (float or bf16), read
+// into fp32 registers; scores, softmax, lse and every accumulator are fp32.
 #include <stdlib.h>
 
 #include "kernels/cuda/cuda_common.cuh"
@@ -26,23 +28,23 @@ __device__ __forceinline__ int seq_of(const int32_t *q_start, int S, int t) {
     return lo;
 }
 
-template <int ND>
-__device__ __forceinline__ float warp_dot(const float (&a)[ND], const float *row, int lane, int hd) {
+template <int ND, class T>
+__device__ __forceinline__ float warp_dot(const float (&a)[ND], const T *row, int lane, int hd) {
     float p = 0.0f;
 #pragma unroll
     for (int e = 0; e < ND; e++) {
         int d = lane + 32 * e;
-        if (d < hd) p += a[e] * row[d];
+        if (d < hd) p += a[e] * cload(row[d]);
     }
     return warp_sum(p);
 }
 
-template <int ND>
-__device__ __forceinline__ void load_row(float (&a)[ND], const float *row, int lane, int hd) {
+template <int ND, class T>
+__device__ __forceinline__ void load_row(float (&a)[ND], const T *row, int lane, int hd) {
 #pragma unroll
     for (int e = 0; e < ND; e++) {
         int d = lane + 32 * e;
-        a[e] = d < hd ? row[d] : 0.0f;
+        a[e] = d < hd ? cload(row[d]) : 0.0f;
     }
 }
 
@@ -65,27 +67,27 @@ __device__ __forceinline__ int row_seq(const int32_t *q_start, const int32_t *kv
     return s;
 }
 
-template <int ND>
-__global__ void attn_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v,
+template <class T, int ND>
+__global__ void attn_forward_kernel(T *out, float *lse, const T *q, const T *k, const T *v,
                                     const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
-                                    int T, int nh, int nkv, int hd, float scale) {
-    // out, q (T, nh*hd); k, v (*, nkv*hd); lse (T, nh) or NULL
+                                    int R, int nh, int nkv, int hd, float scale) {
+    // out, q (R, nh*hd); k, v (*, nkv*hd); lse (R, nh) or NULL
     long long w = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
-    if (w >= (long long)T * nh) return; // whole warps exit together
+    if (w >= (long long)R * nh) return; // whole warps exit together
     int t = (int)(w / nh), h = (int)(w % nh);
     const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
-    float *o = out + (size_t)t * qd + (size_t)h * hd;
+    T *o = out + (size_t)t * qd + (size_t)h * hd;
     int i;
     int s = row_seq(q_start, kv_start, q_pos0, S, t, &i);
     if (s < 0) { // reported by attn_check_kernel
-        for (int d = lane; d < hd; d += 32) o[d] = 0.0f;
+        for (int d = lane; d < hd; d += 32) o[d] = cstore<T>(0.0f);
         if (lse && lane == 0) lse[(size_t)t * nh + h] = 0.0f;
         return;
     }
     int n_keys = q_pos0[s] + i + 1;
     size_t kv0 = (size_t)kv_start[s] * kvd + (size_t)(h / (nh / nkv)) * hd;
-    const float *kb = k + kv0, *vb = v + kv0;
+    const T *kb = k + kv0, *vb = v + kv0;
     float qr[ND], acc[ND];
     load_row<ND>(qr, q + (size_t)t * qd + (size_t)h * hd, lane, hd);
 #pragma unroll
@@ -98,11 +100,11 @@ __global__ void attn_forward_kernel(float *out, float *lse, const float *q, cons
         float mnew = fmaxf(m, sc);
         float corr = expf(m - mnew), p = expf(sc - mnew); // corr = 0 on the first key
         l = l * corr + p;
-        const float *vj = vb + (size_t)j * kvd;
+        const T *vj = vb + (size_t)j * kvd;
 #pragma unroll
         for (int e = 0; e < ND; e++) {
             int d = lane + 32 * e;
-            acc[e] = acc[e] * corr + (d < hd ? p * vj[d] : 0.0f);
+            acc[e] = acc[e] * corr + (d < hd ? p * cload(vj[d]) : 0.0f);
         }
         m = mnew;
     }
@@ -110,28 +112,28 @@ __global__ void attn_forward_kernel(float *out, float *lse, const float *q, cons
 #pragma unroll
     for (int e = 0; e < ND; e++) {
         int d = lane + 32 * e;
-        if (d < hd) o[d] = acc[e] * inv;
+        if (d < hd) o[d] = cstore<T>(acc[e] * inv);
     }
     if (lse && lane == 0) lse[(size_t)t * nh + h] = m + logf(l);
 }
 
 // Backward pass 1, one warp per (query row, head): D = dout . out, saved for
 // pass 2, and dq = sum_j ds_j k_j with ds_j = p_j (dout . v_j - D) * scale.
-template <int ND>
-__global__ void attn_backward_dq_kernel(float *dq, float *Dbuf, const float *dout, const float *q, const float *k,
-                                        const float *v, const float *out, const float *lse, const int32_t *q_start,
-                                        const int32_t *kv_start, const int32_t *q_pos0, int S, int T, int nh, int nkv,
+template <class T, int ND>
+__global__ void attn_backward_dq_kernel(T *dq, float *Dbuf, const T *dout, const T *q, const T *k, const T *v,
+                                        const T *out, const float *lse, const int32_t *q_start,
+                                        const int32_t *kv_start, const int32_t *q_pos0, int S, int R, int nh, int nkv,
                                         int hd, float scale) {
     long long w = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
-    if (w >= (long long)T * nh) return;
+    if (w >= (long long)R * nh) return;
     int t = (int)(w / nh), h = (int)(w % nh);
     const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
     const size_t o = (size_t)t * qd + (size_t)h * hd;
     int i;
     int s = row_seq(q_start, kv_start, q_pos0, S, t, &i);
     if (s < 0) {
-        for (int d = lane; d < hd; d += 32) dq[o + d] = 0.0f;
+        for (int d = lane; d < hd; d += 32) dq[o + d] = cstore<T>(0.0f);
         if (lane == 0) Dbuf[(size_t)t * nh + h] = 0.0f;
         return;
     }
@@ -153,19 +155,19 @@ __global__ void attn_backward_dq_kernel(float *dq, float *Dbuf, const float *dou
     // Unrolled so the next keys' loads issue while this key's reduction runs.
 #pragma unroll 4
     for (int j = 0; j < n_keys; j++) {
-        const float *kj = k + kv0 + (size_t)j * kvd, *vj = v + kv0 + (size_t)j * kvd;
+        const T *kj = k + kv0 + (size_t)j * kvd, *vj = v + kv0 + (size_t)j * kvd;
         float p = expf(warp_dot<ND>(qr, kj, lane, hd) * scale - L);
         float ds = p * (warp_dot<ND>(dor, vj, lane, hd) - D) * scale;
 #pragma unroll
         for (int e = 0; e < ND; e++) {
             int d = lane + 32 * e;
-            if (d < hd) acc[e] += ds * kj[d];
+            if (d < hd) acc[e] += ds * cload(kj[d]);
         }
     }
 #pragma unroll
     for (int e = 0; e < ND; e++) {
         int d = lane + 32 * e;
-        if (d < hd) dq[o + d] = acc[e];
+        if (d < hd) dq[o + d] = cstore<T>(acc[e]);
     }
 }
 
@@ -173,9 +175,9 @@ __global__ void attn_backward_dq_kernel(float *dq, float *Dbuf, const float *dou
 // group's heads and the queries that see key jj (index i >= jj - q_pos0).
 // Each dk, dv row has one writer (sequences do not share key rows), so no
 // atomics and a fixed order. grid = (ceil(max_keys / ATTN_WARPS), nkv, S).
-template <int ND>
-__global__ void attn_backward_dkdv_kernel(float *dk, float *dv, const float *Dbuf, const float *dout, const float *q,
-                                          const float *k, const float *v, const float *lse, const int32_t *q_start,
+template <class T, int ND>
+__global__ void attn_backward_dkdv_kernel(T *dk, T *dv, const float *Dbuf, const T *dout, const T *q, const T *k,
+                                          const T *v, const float *lse, const int32_t *q_start,
                                           const int32_t *kv_start, const int32_t *q_pos0, int nh, int nkv, int hd,
                                           float scale) {
     int lane = threadIdx.x & 31;
@@ -195,15 +197,15 @@ __global__ void attn_backward_dkdv_kernel(float *dk, float *dv, const float *Dbu
 #pragma unroll 4
         for (int i = i0; i < len; i++) {
             int t = q_start[s] + i;
-            const float *qrow = q + (size_t)t * qd + (size_t)h * hd, *dorow = dout + (size_t)t * qd + (size_t)h * hd;
+            const T *qrow = q + (size_t)t * qd + (size_t)h * hd, *dorow = dout + (size_t)t * qd + (size_t)h * hd;
             float p = expf(warp_dot<ND>(kr, qrow, lane, hd) * scale - lse[(size_t)t * nh + h]);
             float ds = p * (warp_dot<ND>(vr, dorow, lane, hd) - Dbuf[(size_t)t * nh + h]) * scale;
 #pragma unroll
             for (int e = 0; e < ND; e++) {
                 int d = lane + 32 * e;
                 if (d < hd) {
-                    dka[e] += ds * qrow[d];
-                    dva[e] += p * dorow[d];
+                    dka[e] += ds * cload(qrow[d]);
+                    dva[e] += p * cload(dorow[d]);
                 }
             }
         }
@@ -211,8 +213,8 @@ __global__ void attn_backward_dkdv_kernel(float *dk, float *dv, const float *Dbu
     for (int e = 0; e < ND; e++) {
         int d = lane + 32 * e;
         if (d < hd) {
-            dk[krow + d] += dka[e];
-            dv[krow + d] += dva[e];
+            dk[krow + d] = cstore<T>(cload(dk[krow + d]) + dka[e]);
+            dv[krow + d] = cstore<T>(cload(dv[krow + d]) + dva[e]);
         }
     }
 }
@@ -231,13 +233,27 @@ static int check_sizes(int S, int T, int n_heads, int n_kv_heads, int head_dim) 
 // Picks the per-lane width: a runtime head_dim to a compile-time ND.
 #define ATTN_DISPATCH(hd, KERNEL, GRID, BLOCK, STREAM, ...)                                        \
     do {                                                                                           \
-        if ((hd) <= 32) KERNEL<1><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                      \
-        else if ((hd) <= 64) KERNEL<2><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                 \
-        else if ((hd) <= 128) KERNEL<4><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                \
-        else KERNEL<8><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                                 \
+        if ((hd) <= 32) KERNEL<T, 1><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                   \
+        else if ((hd) <= 64) KERNEL<T, 2><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);              \
+        else if ((hd) <= 128) KERNEL<T, 4><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);             \
+        else KERNEL<T, 8><<<GRID, BLOCK, 0, STREAM>>>(__VA_ARGS__);                              \
     } while (0)
 
-static int cuda_attention_forward(Backend *b, float *out, float *lse, const float *q, const float *k, const float *v,
+template <class T>
+static int attention_forward(Backend *b, void *out, float *lse, const void *q, const void *k, const void *v,
+                             const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int R,
+                             int n_heads, int n_kv_heads, int head_dim) {
+    CudaCtx *c = cuda_ctx(b);
+    long long warps = (long long)R * n_heads;
+    unsigned grid = (unsigned)((warps + ATTN_WARPS - 1) / ATTN_WARPS);
+    float scale = 1.0f / sqrtf((float)head_dim);
+    ATTN_DISPATCH(head_dim, attn_forward_kernel, grid, ATTN_WARPS * 32, c->stream, (T *)out, lse, (const T *)q,
+                  (const T *)k, (const T *)v, q_start, kv_start, q_pos0, S, R, n_heads, n_kv_heads, head_dim, scale);
+    CUDA_TRY_LAUNCH();
+    return GRPO_OK;
+}
+
+static int cuda_attention_forward(Backend *b, void *out, float *lse, const void *q, const void *k, const void *v,
                                   const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
                                   int n_heads, int n_kv_heads, int head_dim) {
     int st = check_sizes(S, T, n_heads, n_kv_heads, head_dim);
@@ -245,13 +261,8 @@ static int cuda_attention_forward(Backend *b, float *out, float *lse, const floa
     CudaCtx *c = cuda_ctx(b);
     attn_check_kernel<<<1, 256, 0, c->stream>>>(q_start, kv_start, q_pos0, S, T, c->dev_err);
     CUDA_TRY_LAUNCH();
-    long long warps = (long long)T * n_heads;
-    unsigned grid = (unsigned)((warps + ATTN_WARPS - 1) / ATTN_WARPS);
-    float scale = 1.0f / sqrtf((float)head_dim);
-    ATTN_DISPATCH(head_dim, attn_forward_kernel, grid, ATTN_WARPS * 32, c->stream, out, lse, q, k, v, q_start,
-                  kv_start, q_pos0, S, T, n_heads, n_kv_heads, head_dim, scale);
-    CUDA_TRY_LAUNCH();
-    return GRPO_OK;
+    return CUDA_BY_CDT(b, attention_forward, b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads,
+                       n_kv_heads, head_dim);
 }
 
 // Backward needs the longest sequence's key count for its grid, so it reads the
@@ -277,8 +288,30 @@ static int read_offsets(Backend *b, int32_t *h, const int32_t *q_start, const in
     return GRPO_OK;
 }
 
-static int cuda_attention_backward(Backend *b, float *dq, float *dk, float *dv, const float *dout, const float *q,
-                                   const float *k, const float *v, const float *out, const float *lse,
+template <class T>
+static int attention_backward(Backend *b, void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k,
+                              const void *v, const void *out, const float *lse, const int32_t *q_start,
+                              const int32_t *kv_start, const int32_t *q_pos0, int S, int R, int n_heads,
+                              int n_kv_heads, int head_dim, float *Dbuf, int max_keys) {
+    CudaCtx *c = cuda_ctx(b);
+    float scale = 1.0f / sqrtf((float)head_dim);
+    long long warps = (long long)R * n_heads;
+    unsigned grid = (unsigned)((warps + ATTN_WARPS - 1) / ATTN_WARPS);
+    ATTN_DISPATCH(head_dim, attn_backward_dq_kernel, grid, ATTN_WARPS * 32, c->stream, (T *)dq, Dbuf, (const T *)dout,
+                  (const T *)q, (const T *)k, (const T *)v, (const T *)out, lse, q_start, kv_start, q_pos0, S, R,
+                  n_heads, n_kv_heads, head_dim, scale);
+    CUDA_TRY_LAUNCH();
+    if (max_keys == 0) return GRPO_OK;
+    dim3 grid2((unsigned)((max_keys + ATTN_WARPS - 1) / ATTN_WARPS), (unsigned)n_kv_heads, (unsigned)S);
+    ATTN_DISPATCH(head_dim, attn_backward_dkdv_kernel, grid2, ATTN_WARPS * 32, c->stream, (T *)dk, (T *)dv, Dbuf,
+                  (const T *)dout, (const T *)q, (const T *)k, (const T *)v, lse, q_start, kv_start, q_pos0, n_heads,
+                  n_kv_heads, head_dim, scale);
+    CUDA_TRY_LAUNCH();
+    return GRPO_OK;
+}
+
+static int cuda_attention_backward(Backend *b, void *dq, void *dk, void *dv, const void *dout, const void *q,
+                                   const void *k, const void *v, const void *out, const float *lse,
                                    const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
                                    int T, int n_heads, int n_kv_heads, int head_dim) {
     int st = check_sizes(S, T, n_heads, n_kv_heads, head_dim);
@@ -292,22 +325,11 @@ static int cuda_attention_backward(Backend *b, float *dq, float *dk, float *dv, 
     st = read_offsets(b, h, q_start, kv_start, q_pos0, S, T, &max_keys);
     free(h);
     if (st) return st;
-    CudaCtx *c = cuda_ctx(b);
     float *Dbuf = NULL;
     st = cuda_scratch(b, (void **)&Dbuf, (size_t)T * n_heads * sizeof(float));
     if (st) return st;
-    float scale = 1.0f / sqrtf((float)head_dim);
-    long long warps = (long long)T * n_heads;
-    unsigned grid = (unsigned)((warps + ATTN_WARPS - 1) / ATTN_WARPS);
-    ATTN_DISPATCH(head_dim, attn_backward_dq_kernel, grid, ATTN_WARPS * 32, c->stream, dq, Dbuf, dout, q, k, v, out,
-                  lse, q_start, kv_start, q_pos0, S, T, n_heads, n_kv_heads, head_dim, scale);
-    CUDA_TRY_LAUNCH();
-    if (max_keys == 0) return GRPO_OK;
-    dim3 grid2((unsigned)((max_keys + ATTN_WARPS - 1) / ATTN_WARPS), (unsigned)n_kv_heads, (unsigned)S);
-    ATTN_DISPATCH(head_dim, attn_backward_dkdv_kernel, grid2, ATTN_WARPS * 32, c->stream, dk, dv, Dbuf, dout, q, k, v,
-                  lse, q_start, kv_start, q_pos0, n_heads, n_kv_heads, head_dim, scale);
-    CUDA_TRY_LAUNCH();
-    return GRPO_OK;
+    return CUDA_BY_CDT(b, attention_backward, b, dq, dk, dv, dout, q, k, v, out, lse, q_start, kv_start, q_pos0, S, T,
+                       n_heads, n_kv_heads, head_dim, Dbuf, max_keys);
 }
 
 void cuda_register_attention(Backend *b) {

@@ -1,5 +1,6 @@
-// The CUDA backend: device memory on one stream, matmuls through cuBLAS, the
-// model's ops in the other kernels/cuda/*.cu files (fp32, matching kernels/cpu/).
+// The CUDA backend: device memory on one stream; matmuls (cuBLAS) and the
+// model's ops in the other kernels/cuda/*.cu files, in bf16 by default or fp32
+// (matching kernels/cpu/), as b->cdt says.
 // Everything is asynchronous on ctx->stream; copies to the host synchronise.
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,29 +129,6 @@ int cuda_scratch(Backend *b, void **p, size_t bytes) {
     return GRPO_OK;
 }
 
-static int cuda_matmul(Backend *b, float *out, const float *a, const float *bm,
-                       int M, int N, int K, int trans_a, int trans_b,
-                       float alpha, int accumulate) {
-    if (M < 0 || N < 0 || K < 0)
-        return grpo_fail(GRPO_EINVAL, "matmul: negative size (M=%d N=%d K=%d)", M, N, K);
-    if (M == 0 || N == 0) return GRPO_OK;
-    float beta = accumulate ? 1.0f : 0.0f;
-    if (K == 0) {
-        if (!accumulate) CUDA_TRY(cudaMemsetAsync(out, 0, (size_t)M * N * sizeof(float), cuda_ctx(b)->stream));
-        return GRPO_OK;
-    }
-    // cuBLAS is column-major: a row-major (M, N) matrix is a column-major (N, M)
-    // one, so compute out^T = op(b)^T op(a)^T by swapping the operands.
-    CUBLAS_TRY(cublasSgemm(cuda_ctx(b)->cublas,
-                           trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                           trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                           N, M, K, &alpha,
-                           bm, trans_b ? K : N,
-                           a, trans_a ? M : K,
-                           &beta, out, N));
-    return GRPO_OK;
-}
-
 static void cuda_destroy(Backend *b) {
     CudaCtx *c = cuda_ctx(b);
     if (c) {
@@ -186,7 +164,8 @@ extern "C" int backend_cuda_create(Backend **out) {
     b->copy = cuda_copy;
     b->memset = cuda_memset;
     b->sync = cuda_sync;
-    b->matmul = cuda_matmul;
+    b->cdt = BE_BF16; // the CUDA default; backend_set_precision("fp32") for exact fp32
+    cuda_register_matmul(b);
     cuda_register_train_ops(b);
     b->mem_stats = cuda_mem_stats;
     b->destroy = cuda_destroy;

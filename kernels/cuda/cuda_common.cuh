@@ -5,6 +5,7 @@
 #define GRPO_CUDA_COMMON_CUH
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
@@ -59,17 +60,28 @@ static inline CudaCtx *cuda_ctx(Backend *b) { return (CudaCtx *)b->ctx; }
 // frees the old one (cudaFree waits for queued work that may still use it).
 int cuda_scratch(Backend *b, void **p, size_t bytes);
 
-// out (N) += sum over t of a (T, N) [* x (T, N) * rstd (T) when x != NULL]:
-// column sums in a fixed order (deterministic), used by bias and RMSNorm backward.
-int cuda_colsum(Backend *b, float *out, const float *a, const float *x, const float *rstd, int T, int N);
+// out (N, fp32) += sum over t of a (T, N) [* x (T, N) * rstd (T) when x != NULL],
+// a and x in b's compute dtype: column sums in fp32 in a fixed order
+// (deterministic), used by bias and RMSNorm backward.
+int cuda_colsum(Backend *b, float *out, const void *a, const void *x, const float *rstd, int T, int N);
 
 // Each file fills its slots of the op table (called by backend_cuda_create).
+void cuda_register_matmul(Backend *b); // matmul and convert
 void cuda_register_embedding(Backend *b);
 void cuda_register_norm(Backend *b);
 void cuda_register_rope(Backend *b);
 void cuda_register_attention(Backend *b);
 void cuda_register_elementwise(Backend *b);
 void cuda_register_logprob(Backend *b);
+
+// The compute dtype's storage types (backend.h): kernels are templates on T,
+// float or bf16, read T through cload (to fp32), do all math in fp32 and
+// round once through cstore. Weights' working copy, activations and their
+// gradients are T; statistics, logits, log-probs and parameter gradients stay fp32.
+typedef __nv_bfloat16 bf16;
+
+// Calls FN<float>(args) or FN<bf16>(args) as b's compute dtype says.
+#define CUDA_BY_CDT(b, FN, ...) ((b)->cdt == BE_BF16 ? FN<bf16>(__VA_ARGS__) : FN<float>(__VA_ARGS__))
 
 // Threads per block for the row kernels and the grid-stride loops.
 #define CUDA_THREADS 256
@@ -82,6 +94,13 @@ static inline unsigned cuda_grid(size_t n) {
 }
 
 #ifdef __CUDACC__
+__device__ __forceinline__ float cload(float x) { return x; }
+__device__ __forceinline__ float cload(bf16 x) { return __bfloat162float(x); }
+template <class T> __device__ __forceinline__ T cstore(float x);
+template <> __device__ __forceinline__ float cstore<float>(float x) { return x; }
+// Round to nearest even; NaN stays NaN, +-inf stays inf.
+template <> __device__ __forceinline__ bf16 cstore<bf16>(float x) { return __float2bfloat16_rn(x); }
+
 __device__ __forceinline__ void cuda_report(int *err, int code, int a, int b, int c) {
     if (atomicCAS(err, 0, code) == 0) {
         err[1] = a;

@@ -1,19 +1,20 @@
-// Token embedding lookup and its scatter-add backward (fp32, as kernels/cpu/embedding.c).
+// Token embedding lookup and its scatter-add backward (as kernels/cpu/embedding.c):
+// rows of the compute dtype T; the gradient dwte is fp32.
 #include "kernels/cuda/cuda_common.cuh"
 
 // One block per token row; a bad id is recorded and its row zeroed.
-__global__ void embedding_forward_kernel(float *out, const int32_t *ids, const float *wte, int T, int C, int V,
-                                         int *err) {
+template <class T>
+__global__ void embedding_forward_kernel(T *out, const int32_t *ids, const T *wte, int C, int V, int *err) {
     // out (T, C), ids (T), wte (V, C)
     int t = blockIdx.x;
     int id = ids[t];
-    float *o = out + (size_t)t * C;
+    T *o = out + (size_t)t * C;
     if (id < 0 || id >= V) {
         if (threadIdx.x == 0) cuda_report(err, CUDA_ERR_EMBED_ID, id, t, V);
-        for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = 0.0f;
+        for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = cstore<T>(0.0f);
         return;
     }
-    const float *w = wte + (size_t)id * C;
+    const T *w = wte + (size_t)id * C;
     for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = w[c];
 }
 
@@ -21,33 +22,44 @@ __global__ void embedding_forward_kernel(float *out, const int32_t *ids, const f
 // writer and the CPU's summation order, so the result is deterministic (and
 // equal to the CPU's bit for bit) without atomics. The price is T dependent
 // steps per thread (~T microseconds per backward), small beside a training step.
-__global__ void embedding_backward_kernel(float *dwte, const float *__restrict__ dout, const int32_t *__restrict__ ids,
-                                          int T, int C, int V) {
-    // dwte (V, C) +=, dout (T, C)
+template <class T>
+__global__ void embedding_backward_kernel(float *dwte, const T *__restrict__ dout, const int32_t *__restrict__ ids,
+                                          int R, int C, int V) {
+    // dwte (V, C) +=, dout (R, C)
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < R; t++) {
         int id = ids[t];
         if (id < 0 || id >= V) continue; // forward reported it
-        dwte[(size_t)id * C + c] += dout[(size_t)t * C + c];
+        dwte[(size_t)id * C + c] += cload(dout[(size_t)t * C + c]);
     }
 }
 
-static int cuda_embedding_forward(Backend *b, float *out, const int32_t *ids, const float *wte, int T, int C, int V) {
-    if (T <= 0 || C <= 0) return GRPO_OK;
+template <class T>
+static int embedding_forward(Backend *b, void *out, const int32_t *ids, const void *wte, int R, int C, int V) {
     CudaCtx *x = cuda_ctx(b);
-    embedding_forward_kernel<<<T, CUDA_THREADS, 0, x->stream>>>(out, ids, wte, T, C, V, x->dev_err);
+    embedding_forward_kernel<T><<<R, CUDA_THREADS, 0, x->stream>>>((T *)out, ids, (const T *)wte, C, V, x->dev_err);
     CUDA_TRY_LAUNCH();
     return GRPO_OK;
 }
 
-static int cuda_embedding_backward(Backend *b, float *dwte, const float *dout, const int32_t *ids, int T, int C,
-                                   int V) {
+static int cuda_embedding_forward(Backend *b, void *out, const int32_t *ids, const void *wte, int T, int C, int V) {
     if (T <= 0 || C <= 0) return GRPO_OK;
+    return CUDA_BY_CDT(b, embedding_forward, b, out, ids, wte, T, C, V);
+}
+
+template <class T>
+static int embedding_backward(Backend *b, float *dwte, const void *dout, const int32_t *ids, int R, int C, int V) {
     // 64 threads per block spreads the few channel threads over more SMs.
-    embedding_backward_kernel<<<(C + 63) / 64, 64, 0, cuda_ctx(b)->stream>>>(dwte, dout, ids, T, C, V);
+    embedding_backward_kernel<T><<<(C + 63) / 64, 64, 0, cuda_ctx(b)->stream>>>(dwte, (const T *)dout, ids, R, C, V);
     CUDA_TRY_LAUNCH();
     return GRPO_OK;
+}
+
+static int cuda_embedding_backward(Backend *b, float *dwte, const void *dout, const int32_t *ids, int T, int C,
+                                   int V) {
+    if (T <= 0 || C <= 0) return GRPO_OK;
+    return CUDA_BY_CDT(b, embedding_backward, b, dwte, dout, ids, T, C, V);
 }
 
 void cuda_register_embedding(Backend *b) {

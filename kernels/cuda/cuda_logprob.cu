@@ -1,5 +1,7 @@
 // Fused log-softmax + gather + entropy over a chunk of logit rows (as
 // kernels/cpu/logprob.c): one block per row, no probability matrix kept.
+// Logits, log-probs, entropies and lse are fp32 in every mode; only the
+// gradient dlogits is the compute dtype T.
 #include "kernels/cuda/cuda_common.cuh"
 
 #define LOGPROB_THREADS 512
@@ -33,24 +35,25 @@ __global__ void logprob_forward_kernel(float *logp, float *entropy, float *lse, 
     if (entropy) entropy[t] = (float)(log(sum) - wsum / sum);
 }
 
-// dlogits = dlogp * (onehot - softmax) * inv_temp. dlogits may alias logits:
-// each thread reads an element before it writes the same element.
-__global__ void logprob_backward_kernel(float *dlogits, const float *dlogp, const float *logits,
-                                        const int32_t *targets, const float *lse, int V, float inv_temp) {
+// dlogits = dlogp * (onehot - softmax) * inv_temp. When T is float dlogits
+// may alias logits: each thread reads an element before it writes the same element.
+template <class T>
+__global__ void logprob_backward_kernel(T *dlogits, const float *dlogp, const float *logits, const int32_t *targets,
+                                        const float *lse, int V, float inv_temp) {
     int t = blockIdx.x;
     const float *x = logits + (size_t)t * V;
-    float *d = dlogits + (size_t)t * V;
+    T *d = dlogits + (size_t)t * V;
     int tg = targets[t];
     float dl = dlogp[t];
     if (tg < 0 || tg >= V || dl == 0.0f) {
-        for (int j = threadIdx.x; j < V; j += blockDim.x) d[j] = 0.0f;
+        for (int j = threadIdx.x; j < V; j += blockDim.x) d[j] = cstore<T>(0.0f);
         return;
     }
     float g = dl * inv_temp, l = lse[t];
     for (int j = threadIdx.x; j < V; j += blockDim.x) {
         float v = -g * expf(x[j] * inv_temp - l);
         if (j == tg) v += g;
-        d[j] = v;
+        d[j] = cstore<T>(v);
     }
 }
 
@@ -65,13 +68,23 @@ static int cuda_logprob_forward(Backend *b, float *logp, float *entropy, float *
     return GRPO_OK;
 }
 
-static int cuda_logprob_backward(Backend *b, float *dlogits, const float *dlogp, const float *logits,
-                                 const int32_t *targets, const float *lse, int T, int V, float inv_temp) {
-    if (T <= 0 || V <= 0) return GRPO_OK;
-    logprob_backward_kernel<<<T, CUDA_THREADS, 0, cuda_ctx(b)->stream>>>(dlogits, dlogp, logits, targets, lse, V,
-                                                                       inv_temp);
+template <class T>
+static int logprob_backward(Backend *b, void *dlogits, const float *dlogp, const float *logits, const int32_t *targets,
+                            const float *lse, int R, int V, float inv_temp) {
+    logprob_backward_kernel<T><<<R, CUDA_THREADS, 0, cuda_ctx(b)->stream>>>((T *)dlogits, dlogp, logits, targets, lse,
+                                                                          V, inv_temp);
     CUDA_TRY_LAUNCH();
     return GRPO_OK;
+}
+
+static int cuda_logprob_backward(Backend *b, void *dlogits, const float *dlogp, const float *logits,
+                                 const int32_t *targets, const float *lse, int T, int V, float inv_temp) {
+    if (T <= 0 || V <= 0) return GRPO_OK;
+    // bf16 rows are half as wide: writing them over the fp32 logits would
+    // clobber logits other threads have yet to read.
+    if (b->cdt != BE_F32 && (const void *)dlogits == (const void *)logits)
+        return grpo_fail(GRPO_EINVAL, "logprob_backward: dlogits may alias logits only in fp32");
+    return CUDA_BY_CDT(b, logprob_backward, b, dlogits, dlogp, logits, targets, lse, T, V, inv_temp);
 }
 
 void cuda_register_logprob(Backend *b) {

@@ -19,8 +19,11 @@ static unsigned grid_for(size_t n) {
 
 // The CPU loop's float arithmetic (kernels/cpu/optim.c), every operation
 // rounded explicitly so nvcc fuses nothing: the same inputs give the CPU's
-// bits (the CPU build targets baseline x86-64, which has no FMA).
-__global__ void adamw_kernel(float *__restrict__ p, float *__restrict__ m, float *__restrict__ v,
+// bits (the CPU build targets baseline x86-64, which has no FMA). pcd (n, T),
+// when not NULL, gets the new params rounded to the compute dtype: the model's
+// working copy, written in the same pass instead of a second one over n.
+template <class T>
+__global__ void adamw_kernel(float *__restrict__ p, T *__restrict__ pcd, float *__restrict__ m, float *__restrict__ v,
                              const float *__restrict__ g, size_t n, BackendAdamW h) {
     const float c1 = 1.0f - h.beta1, c2 = 1.0f - h.beta2;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
@@ -30,7 +33,9 @@ __global__ void adamw_kernel(float *__restrict__ p, float *__restrict__ m, float
         m[i] = mi;
         v[i] = vi;
         const float den = __fadd_rn(__fmul_rn(__fsqrt_rn(vi), h.inv_sqrt_bc2), h.eps);
-        p[i] = __fsub_rn(__fmul_rn(p[i], h.decay), __fdiv_rn(__fmul_rn(h.step, mi), den));
+        const float pi = __fsub_rn(__fmul_rn(p[i], h.decay), __fdiv_rn(__fmul_rn(h.step, mi), den));
+        p[i] = pi;
+        if (pcd) pcd[i] = cstore<T>(pi);
     }
 }
 
@@ -70,11 +75,18 @@ __global__ void sumsq_final(double *out, const double *part, int nparts) {
     if (threadIdx.x == 0) *out = t;
 }
 
-static int cuda_adamw(Backend *b, float *params, float *m, float *v, const float *grads, size_t n, const BackendAdamW *h) {
-    if (!n) return GRPO_OK;
-    adamw_kernel<<<grid_for(n), OPT_THREADS, 0, cuda_ctx(b)->stream>>>(params, m, v, grads, n, *h);
+template <class T>
+static int adamw(Backend *b, float *params, void *params_cd, float *m, float *v, const float *grads, size_t n,
+                 const BackendAdamW *h) {
+    adamw_kernel<T><<<grid_for(n), OPT_THREADS, 0, cuda_ctx(b)->stream>>>(params, (T *)params_cd, m, v, grads, n, *h);
     CUDA_TRY_LAUNCH();
     return GRPO_OK;
+}
+
+static int cuda_adamw(Backend *b, float *params, void *params_cd, float *m, float *v, const float *grads, size_t n,
+                      const BackendAdamW *h) {
+    if (!n) return GRPO_OK;
+    return CUDA_BY_CDT(b, adamw, b, params, params_cd, m, v, grads, n, h);
 }
 
 static int cuda_scale(Backend *b, float *x, float s, size_t n) {

@@ -2,6 +2,7 @@
 #include <ucontext.h>
 #include <vector>
 #include "include/cublas_v2.h"
+#include "include/cuda_bf16.h"
 
 namespace emu {
 enum { RUNNABLE, AT_BLOCK, AT_WARP, DONE };
@@ -205,6 +206,34 @@ cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation
             }
             float *c = &C[i + (size_t)j * ldc];
             *c = (float)(*alpha * s + (*beta != 0 ? *beta * *c : 0.0f));
+        }
+    return CUBLAS_STATUS_SUCCESS;
+}
+static inline double gemm_ld(const void *p, cudaDataType_t t, size_t i) {
+    return t == CUDA_R_16BF ? (double)__bfloat162float(((const __nv_bfloat16 *)p)[i]) : (double)((const float *)p)[i];
+}
+// Accumulates in double, then rounds the result once to C's type (the real
+// library accumulates in fp32: results agree to fp32 rounding).
+cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                            const void *alpha, const void *A, cudaDataType_t At, int lda, const void *B,
+                            cudaDataType_t Bt, int ldb, const void *beta, void *C, cudaDataType_t Ct, int ldc,
+                            cublasComputeType_t ct, cublasGemmAlgo_t) {
+    if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m || lda < 1 || ldb < 1)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (ct != CUBLAS_COMPUTE_32F || At != Bt || (At == CUDA_R_32F && Ct != CUDA_R_32F) ||
+        (At != CUDA_R_32F && At != CUDA_R_16BF) || (Ct != CUDA_R_32F && Ct != CUDA_R_16BF))
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    float al = *(const float *)alpha, be = *(const float *)beta;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            double s = 0;
+            for (int p = 0; p < k; p++)
+                s += gemm_ld(A, At, ta ? p + (size_t)i * lda : i + (size_t)p * lda) *
+                     gemm_ld(B, Bt, tb ? j + (size_t)p * ldb : p + (size_t)j * ldb);
+            size_t ci = i + (size_t)j * ldc;
+            double r = (double)al * s + (be != 0 ? (double)be * gemm_ld(C, Ct, ci) : 0.0);
+            if (Ct == CUDA_R_16BF) ((__nv_bfloat16 *)C)[ci] = __float2bfloat16_rn((float)r);
+            else ((float *)C)[ci] = (float)r;
         }
     return CUBLAS_STATUS_SUCCESS;
 }
