@@ -224,8 +224,17 @@ int model_init_random(Model *m, uint64_t seed, float std) {
 
 int model_sync_cd(Model *m) {
     if (m->params_cd == (void *)m->params) return GRPO_OK;
+    if (!m->params) return grpo_fail(GRPO_EINVAL, "model: the master weights were dropped (a frozen reference model)");
     Backend *b = m->be;
     if (!b->convert) return backend_require(b, NULL, "convert");
     int st = b->convert(b, m->params_cd, b->cdt, m->params, BE_F32, m->n_params);
     return st ? grpo_wrap(st, "model: the %s working copy of the weights: ", backend_dtype_name(b->cdt)) : GRPO_OK;
+}
+
+int model_drop_master(Model *m) {
+    if (m->params_cd == (void *)m->params) return GRPO_OK;
+    if (m->grads) return grpo_fail(GRPO_EINVAL, "model: a model with gradients keeps its master weights");
+    m->be->free(m->be, m->params);
+    m->params = NULL;
+    return GRPO_OK;
 }

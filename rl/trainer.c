@@ -440,7 +440,7 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
         goto done;
     }
     t.verifier = eval_verifier_rule(t.rules);
-    if (t.c.beta > 0 && (st = model_load(&t.ref, t.c.model, t.env.be))) goto done;
+    if (t.c.beta > 0 && ((st = model_load(&t.ref, t.c.model, t.env.be)) || (st = model_drop_master(t.ref)))) goto done;
     if ((st = model_alloc_grads(t.env.model)) || (st = adamw_build(&t.opt, t.env.model->be, t.env.model->n_params))) goto done;
     if ((st = ds_iter_init(&t.it, ds_count(t.env.train), (uint64_t)t.c.seed, 1))) goto done;
     if (resume) {

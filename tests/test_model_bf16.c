@@ -121,6 +121,25 @@ int main(void) {
     printf("bf16 vs fp32: log-probs worst %.3g, entropies %.3g, gradients worst relative %.3g (%s); "
            "generate vs forward in bf16: %.3g\n", worst_lp, worst_ent, worst_g, worst_name, gap);
 
+    // A frozen reference keeps only the working copy and computes the same numbers.
+    Model *ref = NULL;
+    CHECK(model_drop_master(m16) == GRPO_EINVAL, "a model with gradients must keep its master weights");
+    CHECK(model_build(&ref, &c, W) == GRPO_OK && model_init_random(ref, 21, 0.1f) == GRPO_OK &&
+              model_drop_master(ref) == GRPO_OK && ref->params == NULL && ref->params_cd != NULL,
+          "drop master: %s", grpo_errmsg());
+    if (ref) {
+        ref->logit_chunk = 5;
+        CHECK(model_forward(ref, &ng, lpng, NULL) == GRPO_OK && !memcmp(lpng, lp16, sizeof lp16),
+              "the reference without master weights gives the same log-probs: %s", grpo_errmsg());
+        CHECK(model_sync_cd(ref) == GRPO_EINVAL, "syncing from dropped master weights must fail");
+    }
+    model_free(ref);
+    Model *m32d = NULL;
+    CHECK(model_build(&m32d, &c, cpu) == GRPO_OK && model_drop_master(m32d) == GRPO_OK && m32d->params &&
+              m32d->params == (float *)m32d->params_cd,
+          "fp32: dropping the master is a no-op (one buffer)");
+    model_free(m32d);
+
     // One AdamW step keeps the working copy equal to the rounded master weights.
     AdamW opt;
     AdamWConfig ac = {1e-2, 0.9, 0.999, 1e-8, 0.1};
