@@ -160,6 +160,8 @@ int main(void) {
     if (!gpu) return rc;
     CHECK(backend_open("cpu", &cpu) == GRPO_OK, "%s", grpo_errmsg());
     if (!cpu) return tu_finish(name);
+    // The whole model against the fp32 reference: CUDA in fp32 (its default is bf16).
+    CHECK(backend_set_precision(gpu, "fp32") == GRPO_OK, "%s", grpo_errmsg());
     if (gpu->kind == BACKEND_CUDA) { // GRPO_TEST_DEVICE=cpu: the CPU plays the GPU // with a usable GPU, auto means cuda now that the model's ops exist
         Backend *a = NULL;
         CHECK(backend_open("auto", &a) == GRPO_OK && a && a->kind == BACKEND_CUDA, "auto: %s",
