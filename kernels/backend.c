@@ -40,6 +40,33 @@ int backend_open(const char *device, Backend **out) {
     return grpo_fail(GRPO_EINVAL, "unknown device '%s' (expected cpu, cuda or auto)", device);
 }
 
+int backend_set_precision(Backend *b, const char *precision) {
+    if (!precision || !strcmp(precision, "auto")) return GRPO_OK; // the default backend_open chose
+    if (!strcmp(precision, "fp32")) {
+        b->cdt = BE_F32;
+        return GRPO_OK;
+    }
+    if (!strcmp(precision, "bf16")) {
+        if (b->kind == BACKEND_CPU)
+            return grpo_fail(GRPO_EUNSUPPORTED,
+                             "bf16 needs --device cuda: the cpu backend computes in fp32 only (it is the "
+                             "reference); use precision fp32 or auto on the cpu");
+        b->cdt = BE_BF16;
+        return GRPO_OK;
+    }
+    return grpo_fail(GRPO_EINVAL, "unknown precision '%s' (expected auto, fp32 or bf16)", precision);
+}
+
+const char *backend_dtype_name(BackendDtype dt) {
+    switch (dt) {
+    case BE_F32: return "fp32";
+    case BE_BF16: return "bf16";
+    }
+    return "unknown";
+}
+
+size_t backend_dtype_size(BackendDtype dt) { return dt == BE_BF16 ? 2 : 4; }
+
 void backend_close(Backend *b) {
     if (b && b->destroy) b->destroy(b);
 }

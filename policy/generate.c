@@ -26,10 +26,12 @@ typedef struct {
     Model *m;
     Backend *b;
     int S, maxT, Tw, Lw; // sequences, cache rows per sequence, work rows, logit rows
-    float *block;        // one backend allocation for everything below
-    float *kc, *vc;      // (L, S, maxT, kvd)
-    float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up; // (Tw, ...)
-    float *last, *logits;                             // (Lw, C), (Lw, V)
+    size_t cs;           // bytes per element of the compute dtype (the void * buffers)
+    void *block;         // one backend allocation for everything below
+    void *kc, *vc;       // (L, S, maxT, kvd)
+    void *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up; // (Tw, ...)
+    void *last;          // (Lw, C)
+    float *logits;       // (Lw, V) fp32, what sampling reads
     // Backend index arrays, contiguous in the order of the host copies so one
     // upload per step carries them all: ids, pos, rows (Tw), qs (Lw + 1),
     // ks, q0, seq (Lw). seq: the sequence each logits row is sampled for.
@@ -42,35 +44,37 @@ typedef struct {
     size_t n_idx;         // ints in the index arrays
 } Gen;
 
-static float *carve(float *base, size_t *off, size_t n) {
-    float *p = base ? base + *off : NULL;
-    *off += (n + 15) & ~(size_t)15;
+// Carves n elements of esize bytes (64-byte aligned); with base NULL it only counts.
+static void *carve(void *base, size_t *off, size_t n, size_t esize) {
+    void *p = base ? (char *)base + *off : NULL;
+    *off += (n * esize + 63) & ~(size_t)63;
     return p;
 }
 
-static size_t gen_layout(Gen *g, float *base) {
+// Returns the bytes needed.
+static size_t gen_layout(Gen *g, void *base) {
     const ModelConfig *c = &g->m->cfg;
     size_t C = c->hidden, F = c->ffn, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
-    size_t Tw = g->Tw, off = 0, wide = C > F ? C : F;
+    size_t Tw = g->Tw, off = 0, wide = C > F ? C : F, cs = g->cs;
     size_t cache = (size_t)c->n_layers * g->S * g->maxT * kvd;
-    g->kc = carve(base, &off, cache);
-    g->vc = carve(base, &off, cache);
-    g->x = carve(base, &off, Tw * C);
-    g->xn = carve(base, &off, Tw * C);
-    g->q = carve(base, &off, Tw * qd);
-    g->k = carve(base, &off, Tw * kvd);
-    g->v = carve(base, &off, Tw * kvd);
-    g->att = carve(base, &off, Tw * qd);
-    g->tmp = carve(base, &off, Tw * (wide > qd ? wide : qd));
-    g->gate = carve(base, &off, Tw * F);
-    g->up = carve(base, &off, Tw * F);
-    g->last = carve(base, &off, (size_t)g->Lw * C);
-    g->logits = carve(base, &off, (size_t)g->Lw * c->vocab);
+    g->kc = carve(base, &off, cache, cs);
+    g->vc = carve(base, &off, cache, cs);
+    g->x = carve(base, &off, Tw * C, cs);
+    g->xn = carve(base, &off, Tw * C, cs);
+    g->q = carve(base, &off, Tw * qd, cs);
+    g->k = carve(base, &off, Tw * kvd, cs);
+    g->v = carve(base, &off, Tw * kvd, cs);
+    g->att = carve(base, &off, Tw * qd, cs);
+    g->tmp = carve(base, &off, Tw * (wide > qd ? wide : qd), cs);
+    g->gate = carve(base, &off, Tw * F, cs);
+    g->up = carve(base, &off, Tw * F, cs);
+    g->last = carve(base, &off, (size_t)g->Lw * C, cs);
+    g->logits = carve(base, &off, (size_t)g->Lw * c->vocab, sizeof(float));
     g->n_idx = 3 * Tw + 4 * (size_t)g->Lw + 1;
-    g->idx = (int32_t *)carve(base, &off, g->n_idx);
-    g->out = (int32_t *)carve(base, &off, 2 * (size_t)g->Lw);
-    g->rng = (uint64_t *)carve(base, &off, 8 * (size_t)g->S); // 4 uint64 = 8 floats per sequence
-    g->cfg = (BackendSampleCfg *)carve(base, &off, (size_t)g->S * (sizeof(BackendSampleCfg) / sizeof(float)));
+    g->idx = carve(base, &off, g->n_idx, sizeof(int32_t));
+    g->out = carve(base, &off, 2 * (size_t)g->Lw, sizeof(int32_t));
+    g->rng = carve(base, &off, 4 * (size_t)g->S, sizeof(uint64_t));
+    g->cfg = carve(base, &off, (size_t)g->S, sizeof(BackendSampleCfg));
     return off;
 }
 
@@ -81,8 +85,8 @@ static void split_idx(const Gen *g, int32_t *base, int32_t **ids, int32_t **pos,
     *ks = *qs + g->Lw + 1, *q0 = *ks + g->Lw, *seq = *q0 + g->Lw;
 }
 
-static int linear(Backend *b, float *y, const float *x, const float *w, const float *bias, int T, int N, int K) {
-    TRY(b->matmul(b, y, x, w, T, N, K, 0, 1, 1.0f, 0));
+static int linear(Backend *b, void *y, const void *x, const void *w, const void *bias, int T, int N, int K) {
+    TRY(b->matmul(b, y, b->cdt, x, w, T, N, K, 0, 1, 1.0f, 0));
     return bias ? b->bias_forward(b, y, bias, T, N) : GRPO_OK;
 }
 
@@ -114,7 +118,7 @@ static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const in
     size_t layer_rows = (size_t)g->S * g->maxT * kvd;
     for (int l = 0; l < c->n_layers; l++) {
         const ModelLayerWeights *w = &m->w.layers[l];
-        float *kl = g->kc + l * layer_rows, *vl = g->vc + l * layer_rows;
+        void *kl = backend_off(b, g->kc, l * layer_rows), *vl = backend_off(b, g->vc, l * layer_rows);
         TRY(b->rmsnorm_forward(b, g->xn, NULL, g->x, w->ln1, T, C, eps));
         TRY(linear(b, g->q, g->xn, w->wq, w->bq, T, qd, C));
         TRY(linear(b, g->k, g->xn, w->wk, w->bk, T, kvd, C));
@@ -134,14 +138,16 @@ static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const in
         TRY(b->add(b, g->x, g->x, g->tmp, (size_t)T * C));
     }
     // Only each sequence's last row needs logits.
-    const float *last = g->x;
+    const void *last = g->x;
     if (T != nseq) {
         for (int i = 0; i < nseq; i++)
-            TRY(b->copy(b, g->last + (size_t)i * C, g->x + (size_t)(g->h_qs[i + 1] - 1) * C, (size_t)C * 4));
+            TRY(b->copy(b, backend_off(b, g->last, (size_t)i * C), backend_off(b, g->x, (size_t)(g->h_qs[i + 1] - 1) * C),
+                        (size_t)C * g->cs));
         last = g->last;
     }
     TRY(b->rmsnorm_forward(b, g->xn, NULL, last, m->w.norm, nseq, C, eps));
-    return linear(b, g->logits, g->xn, m->w.lm_head, NULL, nseq, V, C);
+    // Logits in fp32: sampling and the rollout's log-probs read them.
+    return b->matmul(b, g->logits, BE_F32, g->xn, m->w.lm_head, nseq, V, C, 0, 1, 1.0f, 0);
 }
 
 // Samples logits rows 0 .. n-1 on the backend (row r for sequence h_seq[r],
@@ -159,8 +165,8 @@ static int copy_slot(Gen *g, int from, int to, int len) {
     size_t kvd = (size_t)c->n_kv_heads * c->head_dim, layer_rows = (size_t)g->S * g->maxT * kvd;
     for (int l = 0; l < c->n_layers; l++) {
         size_t src = l * layer_rows + (size_t)from * g->maxT * kvd, dst = l * layer_rows + (size_t)to * g->maxT * kvd;
-        TRY(g->b->copy(g->b, g->kc + dst, g->kc + src, (size_t)len * kvd * 4));
-        TRY(g->b->copy(g->b, g->vc + dst, g->vc + src, (size_t)len * kvd * 4));
+        TRY(g->b->copy(g->b, backend_off(g->b, g->kc, dst), backend_off(g->b, g->kc, src), (size_t)len * kvd * g->cs));
+        TRY(g->b->copy(g->b, backend_off(g->b, g->vc, dst), backend_off(g->b, g->vc, src), (size_t)len * kvd * g->cs));
     }
     return GRPO_OK;
 }
@@ -267,7 +273,7 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
     int maxlen = 0;
     for (int p = 0; p < n_prompts; p++) maxlen = prompt_lens[p] > maxlen ? prompt_lens[p] : maxlen;
     Gen g = {0};
-    g.m = m, g.b = b, g.S = S;
+    g.m = m, g.b = b, g.S = S, g.cs = backend_dtype_size(b->cdt);
     g.maxT = maxlen + c->max_tokens < m->cfg.max_pos ? maxlen + c->max_tokens : m->cfg.max_pos;
     int budget = c->prefill_tokens > 0 ? c->prefill_tokens : 2048;
     if (budget < maxlen) budget = maxlen;
@@ -277,7 +283,7 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
     if (g.Tw < S) g.Tw = S;
     g.Lw = S;
     size_t n = gen_layout(&g, NULL);
-    int st = b->alloc(b, (void **)&g.block, n * sizeof(float));
+    int st = b->alloc(b, &g.block, n);
     if (st) return grpo_wrap(st, "generate: KV cache for %d sequences of %d tokens: ", S, g.maxT);
     gen_layout(&g, g.block);
     split_idx(&g, g.idx, &g.ids, &g.pos, &g.rows, &g.qs, &g.ks, &g.q0, &g.seq);

@@ -58,10 +58,11 @@ static void build_table(Model *m) {
     m->n_params = off;
 }
 
-static void set_views(const Model *m, float *base, ModelWeights *w) {
+// esize: bytes per element of the buffer at base (the working copy's cdt, or 4 for grads).
+static void set_views(const Model *m, void *base, size_t esize, ModelWeights *w) {
     for (int i = 0; i < m->n_tensors; i++) {
         const ModelTensor *t = &m->tensors[i];
-        float *p = base + t->offset;
+        void *p = (char *)base + t->offset * esize;
         ModelLayerWeights *L = t->layer >= 0 ? &w->layers[t->layer] : NULL;
         switch (t->kind) {
         case MT_WTE: w->wte = p; break;
@@ -133,6 +134,9 @@ int model_build(Model **out, const ModelConfig *cfg, Backend *be) {
     }
     build_table(m);
     int st = be->alloc(be, (void **)&m->params, m->n_params * sizeof(float));
+    // fp32 compute reads the master weights themselves: no second copy.
+    if (!st && be->cdt == BE_F32) m->params_cd = m->params;
+    else if (!st) st = be->alloc(be, &m->params_cd, m->n_params * backend_dtype_size(be->cdt));
     if (!st) st = be->alloc(be, (void **)&m->inv_freq, (size_t)cfg->head_dim / 2 * sizeof(float));
     if (!st) {
         float *h = malloc((size_t)cfg->head_dim / 2 * sizeof(float));
@@ -148,7 +152,7 @@ int model_build(Model **out, const ModelConfig *cfg, Backend *be) {
         model_free(m);
         return grpo_wrap(st, "model (%zu parameters): ", n);
     }
-    set_views(m, m->params, &m->w);
+    set_views(m, m->params_cd, backend_dtype_size(be->cdt), &m->w);
     *out = m;
     return GRPO_OK;
 }
@@ -157,6 +161,7 @@ void model_free(Model *m) {
     if (!m) return;
     model_acts_free(m);
     if (m->be) {
+        if (m->params_cd != (void *)m->params) m->be->free(m->be, m->params_cd);
         m->be->free(m->be, m->params);
         m->be->free(m->be, m->grads);
         m->be->free(m->be, m->inv_freq);
@@ -170,7 +175,7 @@ void model_free(Model *m) {
 int model_alloc_grads(Model *m) {
     if (m->grads) return GRPO_OK;
     TRY(m->be->alloc(m->be, (void **)&m->grads, m->n_params * sizeof(float)));
-    set_views(m, m->grads, &m->g);
+    set_views(m, m->grads, sizeof(float), &m->g);
     return GRPO_OK;
 }
 
@@ -214,5 +219,13 @@ int model_init_random(Model *m, uint64_t seed, float std) {
     }
     int st = m->be->to_device(m->be, m->params, h, m->n_params * sizeof(float));
     free(h);
-    return st;
+    return st ? st : model_sync_cd(m);
+}
+
+int model_sync_cd(Model *m) {
+    if (m->params_cd == (void *)m->params) return GRPO_OK;
+    Backend *b = m->be;
+    if (!b->convert) return backend_require(b, NULL, "convert");
+    int st = b->convert(b, m->params_cd, b->cdt, m->params, BE_F32, m->n_params);
+    return st ? grpo_wrap(st, "model: the %s working copy of the weights: ", backend_dtype_name(b->cdt)) : GRPO_OK;
 }

@@ -59,22 +59,24 @@ int model_config_validate(const ModelConfig *c, const char *origin);
 char *model_config_to_json(const ModelConfig *c);
 const char *model_arch_name(ModelArch a);
 
+// Views into one parameter buffer: the weights' working copy (Model.w, cdt
+// elements, what the forward reads) or the fp32 gradients (Model.g).
 typedef struct {
-    float *ln1;            // (C)               input_layernorm.weight
-    float *wq, *bq;        // (nh*hd, C), (nh*hd)  self_attn.q_proj
-    float *wk, *bk;        // (kvd, C), (kvd)
-    float *wv, *bv;        // (kvd, C), (kvd)
-    float *wo, *bo;        // (C, nh*hd), (C)
-    float *ln2;            // (C)               post_attention_layernorm.weight
-    float *wg, *wu;        // (F, C)            mlp.gate_proj / mlp.up_proj
-    float *wd;             // (C, F)            mlp.down_proj
+    void *ln1;             // (C)               input_layernorm.weight
+    void *wq, *bq;         // (nh*hd, C), (nh*hd)  self_attn.q_proj
+    void *wk, *bk;         // (kvd, C), (kvd)
+    void *wv, *bv;         // (kvd, C), (kvd)
+    void *wo, *bo;         // (C, nh*hd), (C)
+    void *ln2;             // (C)               post_attention_layernorm.weight
+    void *wg, *wu;         // (F, C)            mlp.gate_proj / mlp.up_proj
+    void *wd;              // (C, F)            mlp.down_proj
 } ModelLayerWeights;
 
 typedef struct {
-    float *wte;            // (V, C) model.embed_tokens.weight
+    void *wte;             // (V, C) model.embed_tokens.weight
     ModelLayerWeights *layers;
-    float *norm;           // (C)    model.norm.weight
-    float *lm_head;        // (V, C) lm_head.weight, == wte when tied
+    void *norm;            // (C)    model.norm.weight
+    void *lm_head;         // (V, C) lm_head.weight, == wte when tied
 } ModelWeights;
 
 typedef enum {
@@ -96,12 +98,15 @@ typedef struct ModelActs ModelActs;
 typedef struct {
     ModelConfig cfg;
     Backend *be;            // not owned
-    float *params;          // backend memory, n_params floats
-    float *grads;           // same layout; NULL until model_alloc_grads
+    float *params;          // backend memory, n_params fp32 master weights (saved, optimized)
+    void *params_cd;        // the working copy the model computes with (n_params, be->cdt):
+                            // == params when cdt is fp32, else its own buffer kept in step
+                            // by model_sync_cd and the optimizer (adamw's params_cd)
+    float *grads;           // same layout, fp32; NULL until model_alloc_grads
     size_t n_params;
     ModelTensor *tensors;
     int n_tensors;
-    ModelWeights w, g;      // views into params and grads
+    ModelWeights w, g;      // views into params_cd and grads
     float *inv_freq;        // (head_dim/2) backend memory, rope scaling applied
     ModelActs *acts;        // training activations of the last forward
     int logit_chunk;        // rows of logits per chunk; 0 = about 64 MiB (tests set it small)
@@ -115,6 +120,9 @@ int model_zero_grad(Model *m);
 // Normal(0, std) weights (Hugging Face's initializer_range), norms 1, biases 0;
 // deterministic in seed.
 int model_init_random(Model *m, uint64_t seed, float std);
+// Refreshes the working copy params_cd from the master params (a no-op when
+// they are the same buffer). Call after anything but adamw writes params.
+int model_sync_cd(Model *m);
 const ModelTensor *model_find_tensor(const Model *m, const char *name);
 
 // Loads a Hugging Face directory (config.json + model.safetensors or shards).

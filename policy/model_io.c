@@ -71,6 +71,7 @@ int model_load(Model **out, const char *dir, Backend *be) {
     }
     if (!st && host != m->params) st = be->to_device(be, m->params, host, m->n_params * sizeof(float));
     if (host != m->params) free(host);
+    if (!st) st = model_sync_cd(m);
     st_close(sf);
     if (st) {
         model_free(m);

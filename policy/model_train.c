@@ -23,59 +23,64 @@ void model_acts_free(Model *m) {
     m->acts = NULL;
 }
 
-// Carves n floats off the block (64-byte aligned pieces); with base NULL it only counts.
-static float *carve(float *base, size_t *off, size_t n) {
-    float *p = base ? base + *off : NULL;
-    *off += (n + 15) & ~(size_t)15;
+// Carves n elements of esize bytes off the block in 64-byte aligned pieces;
+// with base NULL it only counts. off is in bytes.
+static void *carve(void *base, size_t *off, size_t n, size_t esize) {
+    void *p = base ? (char *)base + *off : NULL;
+    *off += (n * esize + 63) & ~(size_t)63;
     return p;
 }
 
 // full = 0 lays out one layer's activations and two residual slots: enough
 // for a forward whose gradient is never taken (reference log-probs).
-static size_t layout(Model *m, ModelActs *a, float *base, int T, int S, int full) {
+static size_t layout(Model *m, ModelActs *a, void *base, int T, int S, int full) {
     const ModelConfig *c = &m->cfg;
     int n_store = full ? c->n_layers : 1;
     size_t C = c->hidden, F = c->ffn, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     size_t wide = C > qd ? C : qd;
     if (F > wide) wide = F;
     size_t off = 0, t = (size_t)T;
-    a->x = carve(base, &off, (size_t)(full ? c->n_layers + 1 : 2) * t * C);
+    const size_t cs = backend_dtype_size(m->be->cdt), fs = sizeof(float), is = sizeof(int32_t);
+    a->x = carve(base, &off, (size_t)(full ? c->n_layers + 1 : 2) * t * C, cs);
     for (int l = 0; l < n_store; l++) {
         LayerActs *L = &a->layers[l];
-        L->ln1 = carve(base, &off, t * C);
-        L->rstd1 = carve(base, &off, t);
-        L->q = carve(base, &off, t * qd);
-        L->k = carve(base, &off, t * kvd);
-        L->v = carve(base, &off, t * kvd);
-        L->att = carve(base, &off, t * qd);
-        L->lse = carve(base, &off, t * c->n_heads);
-        L->xmid = carve(base, &off, t * C);
-        L->ln2 = carve(base, &off, t * C);
-        L->rstd2 = carve(base, &off, t);
-        L->gate = carve(base, &off, t * F);
-        L->up = carve(base, &off, t * F);
-        L->h = carve(base, &off, t * F);
+        L->ln1 = carve(base, &off, t * C, cs);
+        L->rstd1 = carve(base, &off, t, fs);
+        L->q = carve(base, &off, t * qd, cs);
+        L->k = carve(base, &off, t * kvd, cs);
+        L->v = carve(base, &off, t * kvd, cs);
+        L->att = carve(base, &off, t * qd, cs);
+        L->lse = carve(base, &off, t * c->n_heads, fs);
+        L->xmid = carve(base, &off, t * C, cs);
+        L->ln2 = carve(base, &off, t * C, cs);
+        L->rstd2 = carve(base, &off, t, fs);
+        L->gate = carve(base, &off, t * F, cs);
+        L->up = carve(base, &off, t * F, cs);
+        L->h = carve(base, &off, t * F, cs);
     }
-    a->lnf = carve(base, &off, t * C);
-    a->rstdf = carve(base, &off, t);
-    a->lse_out = carve(base, &off, t);
-    a->logp = carve(base, &off, t);
-    a->ent = carve(base, &off, t);
-    a->dlogp = carve(base, &off, t);
-    a->tmp = carve(base, &off, t * wide);
-    a->logits = carve(base, &off, (size_t)a->chunk * c->vocab);
-    a->dx = carve(base, &off, t * C);
-    a->dln = carve(base, &off, t * C);
-    a->dq = carve(base, &off, t * qd);
-    a->dk = carve(base, &off, t * kvd);
-    a->dv = carve(base, &off, t * kvd);
-    a->dgate = carve(base, &off, t * F);
-    a->dup = carve(base, &off, t * F);
-    a->ids = (int32_t *)carve(base, &off, t);
-    a->pos = (int32_t *)carve(base, &off, t);
-    a->targets = (int32_t *)carve(base, &off, t);
-    a->q_start = (int32_t *)carve(base, &off, (size_t)S + 1);
-    a->q_pos0 = (int32_t *)carve(base, &off, (size_t)S);
+    a->lnf = carve(base, &off, t * C, cs);
+    a->rstdf = carve(base, &off, t, fs);
+    a->lse_out = carve(base, &off, t, fs);
+    a->logp = carve(base, &off, t, fs);
+    a->ent = carve(base, &off, t, fs);
+    a->dlogp = carve(base, &off, t, fs);
+    a->tmp = carve(base, &off, t * wide, cs);
+    a->logits = carve(base, &off, (size_t)a->chunk * c->vocab, fs);
+    // fp32 turns the logits into their gradient in place; other dtypes need their own buffer.
+    a->dlogits = m->be->cdt == BE_F32 ? (void *)a->logits
+                                      : full ? carve(base, &off, (size_t)a->chunk * c->vocab, cs) : NULL;
+    a->dx = carve(base, &off, t * C, cs);
+    a->dln = carve(base, &off, t * C, cs);
+    a->dq = carve(base, &off, t * qd, cs);
+    a->dk = carve(base, &off, t * kvd, cs);
+    a->dv = carve(base, &off, t * kvd, cs);
+    a->dgate = carve(base, &off, t * F, cs);
+    a->dup = carve(base, &off, t * F, cs);
+    a->ids = carve(base, &off, t, is);
+    a->pos = carve(base, &off, t, is);
+    a->targets = carve(base, &off, t, is);
+    a->q_start = carve(base, &off, (size_t)S + 1, is);
+    a->q_pos0 = carve(base, &off, (size_t)S, is);
     return off;
 }
 
@@ -106,7 +111,7 @@ int model_acts_reserve(Model *m, int T, int S, int full) {
     a->chunk = chunk;
     a->full = full;
     size_t n = layout(m, a, NULL, capT, capS, full);
-    int st = m->be->alloc(m->be, (void **)&a->block, n * sizeof(float));
+    int st = m->be->alloc(m->be, &a->block, n);
     if (st) {
         free(a->layers);
         free(a);
@@ -119,17 +124,23 @@ int model_acts_reserve(Model *m, int T, int S, int full) {
     return GRPO_OK;
 }
 
-// y (T, N) = x (T, K) @ W^T (+ bias): an nn.Linear with W (N, K).
-static int linear(Backend *b, float *y, const float *x, const float *w, const float *bias, int T, int N, int K) {
-    TRY(b->matmul(b, y, x, w, T, N, K, 0, 1, 1.0f, 0));
+// y (T, N) = x (T, K) @ W^T (+ bias): an nn.Linear with W (N, K); y in the compute dtype.
+static int linear(Backend *b, void *y, const void *x, const void *w, const void *bias, int T, int N, int K) {
+    TRY(b->matmul(b, y, b->cdt, x, w, T, N, K, 0, 1, 1.0f, 0));
     return bias ? b->bias_forward(b, y, bias, T, N) : GRPO_OK;
 }
 
+// The vocabulary projection: logits (T, V) in fp32 (their softmax and log-probs stay fp32).
+static int lm_head(Backend *b, float *logits, const void *x, const void *w, int T, int V, int C) {
+    return b->matmul(b, logits, BE_F32, x, w, T, V, C, 0, 1, 1.0f, 0);
+}
+
 // Backward of linear: dx (T, K) (+)= dy @ W; dW (N, K) += dy^T @ x; dbias += colsum(dy).
-static int linear_backward(Backend *b, float *dx, int dx_accumulate, float *dw, float *dbias, const float *dy,
-                           const float *x, const float *w, int T, int N, int K) {
-    if (dx) TRY(b->matmul(b, dx, dy, w, T, K, N, 0, 0, 1.0f, dx_accumulate));
-    TRY(b->matmul(b, dw, dy, x, N, K, T, 1, 0, 1.0f, 1));
+// Activation gradients are in the compute dtype, parameter gradients fp32.
+static int linear_backward(Backend *b, void *dx, int dx_accumulate, float *dw, float *dbias, const void *dy,
+                           const void *x, const void *w, int T, int N, int K) {
+    if (dx) TRY(b->matmul(b, dx, b->cdt, dy, w, T, K, N, 0, 0, 1.0f, dx_accumulate));
+    TRY(b->matmul(b, dw, BE_F32, dy, x, N, K, T, 1, 0, 1.0f, 1));
     return dbias ? b->bias_backward(b, dbias, dy, T, N) : GRPO_OK;
 }
 
@@ -192,8 +203,8 @@ int model_forward(Model *m, const ModelBatch *batch, float *logp, float *entropy
         const ModelLayerWeights *w = &m->w.layers[l];
         // Without gradients every layer reuses slot 0 and the residual ping-pongs between two buffers.
         LayerActs *L = &a->layers[no_grad ? 0 : l];
-        float *x = a->x + (size_t)(no_grad ? l % 2 : l) * T * C;
-        float *xnext = a->x + (size_t)(no_grad ? (l + 1) % 2 : l + 1) * T * C;
+        void *x = backend_off(b, a->x, (size_t)(no_grad ? l % 2 : l) * T * C);
+        void *xnext = backend_off(b, a->x, (size_t)(no_grad ? (l + 1) % 2 : l + 1) * T * C);
         TRY(b->rmsnorm_forward(b, L->ln1, L->rstd1, x, w->ln1, T, C, eps));
         TRY(linear(b, L->q, L->ln1, w->wq, w->bq, T, qd, C));
         TRY(linear(b, L->k, L->ln1, w->wk, w->bk, T, kvd, C));
@@ -211,11 +222,11 @@ int model_forward(Model *m, const ModelBatch *batch, float *logp, float *entropy
         TRY(linear(b, a->tmp, L->h, w->wd, NULL, T, C, F));
         TRY(b->add(b, xnext, L->xmid, a->tmp, (size_t)T * C));
     }
-    TRY(b->rmsnorm_forward(b, a->lnf, a->rstdf, a->x + (size_t)(no_grad ? c->n_layers % 2 : c->n_layers) * T * C, m->w.norm,
-                           T, C, eps));
+    TRY(b->rmsnorm_forward(b, a->lnf, a->rstdf, backend_off(b, a->x, (size_t)(no_grad ? c->n_layers % 2 : c->n_layers) * T * C),
+                           m->w.norm, T, C, eps));
     for (int t0 = 0; t0 < T; t0 += a->chunk) {
         int n = T - t0 < a->chunk ? T - t0 : a->chunk;
-        TRY(linear(b, a->logits, a->lnf + (size_t)t0 * C, m->w.lm_head, NULL, n, c->vocab, C));
+        TRY(lm_head(b, a->logits, backend_off(b, a->lnf, (size_t)t0 * C), m->w.lm_head, n, c->vocab, C));
         TRY(b->logprob_forward(b, a->logp + t0, a->ent + t0, a->lse_out + t0, a->logits, a->targets + t0, n, c->vocab,
                                a->inv_temp));
     }
@@ -238,37 +249,41 @@ int model_backward(Model *m, const float *dlogp) {
 
     // Vocabulary projection, chunk by chunk (last first: forward left that
     // chunk's logits in the buffer, so it needs no recomputation): recompute the
-    // logits, turn them into d logits in place, and push them through lm_head.
+    // logits, turn them into d logits (in place when cdt is fp32), and push them
+    // through lm_head.
     int last0 = (T - 1) / a->chunk * a->chunk;
     for (int t0 = last0; t0 >= 0; t0 -= a->chunk) {
         int n = T - t0 < a->chunk ? T - t0 : a->chunk;
-        const float *xf = a->lnf + (size_t)t0 * C;
-        if (!(t0 == last0 && a->logits_fresh)) TRY(linear(b, a->logits, xf, m->w.lm_head, NULL, n, V, C));
+        const void *xf = backend_off(b, a->lnf, (size_t)t0 * C);
+        if (!(t0 == last0 && a->logits_fresh)) TRY(lm_head(b, a->logits, xf, m->w.lm_head, n, V, C));
         a->logits_fresh = 0;
-        TRY(b->logprob_backward(b, a->logits, a->dlogp + t0, a->logits, a->targets + t0, a->lse_out + t0, n, V,
+        TRY(b->logprob_backward(b, a->dlogits, a->dlogp + t0, a->logits, a->targets + t0, a->lse_out + t0, n, V,
                                 a->inv_temp));
-        TRY(linear_backward(b, a->dln + (size_t)t0 * C, 0, m->g.lm_head, NULL, a->logits, xf, m->w.lm_head, n, V, C));
+        TRY(linear_backward(b, backend_off(b, a->dln, (size_t)t0 * C), 0, m->g.lm_head, NULL, a->dlogits, xf,
+                            m->w.lm_head, n, V, C));
     }
-    TRY(b->memset(b, a->dx, 0, (size_t)T * C * sizeof(float)));
-    TRY(b->rmsnorm_backward(b, a->dx, m->g.norm, a->dln, a->x + (size_t)c->n_layers * T * C, m->w.norm, a->rstdf, T, C));
+    const size_t cs = backend_dtype_size(b->cdt);
+    TRY(b->memset(b, a->dx, 0, (size_t)T * C * cs));
+    TRY(b->rmsnorm_backward(b, a->dx, m->g.norm, a->dln, backend_off(b, a->x, (size_t)c->n_layers * T * C), m->w.norm,
+                            a->rstdf, T, C));
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const ModelLayerWeights *w = &m->w.layers[l];
         ModelLayerWeights *g = &m->g.layers[l];
         LayerActs *L = &a->layers[l];
-        const float *x = a->x + (size_t)l * T * C;
+        const void *x = backend_off(b, a->x, (size_t)l * T * C);
         // x_next = xmid + down(swiglu(gate(ln2), up(ln2))): dx holds d x_next = d xmid (residual part)
-        float *dh = a->tmp;
+        void *dh = a->tmp;
         TRY(linear_backward(b, dh, 0, g->wd, NULL, a->dx, L->h, w->wd, T, C, F));
         TRY(b->swiglu_backward(b, a->dgate, a->dup, dh, L->gate, L->up, (size_t)T * F));
         TRY(linear_backward(b, a->dln, 0, g->wg, NULL, a->dgate, L->ln2, w->wg, T, F, C));
         TRY(linear_backward(b, a->dln, 1, g->wu, NULL, a->dup, L->ln2, w->wu, T, F, C));
         TRY(b->rmsnorm_backward(b, a->dx, g->ln2, a->dln, L->xmid, w->ln2, L->rstd2, T, C));
         // xmid = x + o_proj(attention(rope(q), rope(k), v))
-        float *datt = a->tmp;
+        void *datt = a->tmp;
         TRY(linear_backward(b, datt, 0, g->wo, g->bo, a->dx, L->att, w->wo, T, C, qd));
-        TRY(b->memset(b, a->dk, 0, (size_t)T * kvd * sizeof(float)));
-        TRY(b->memset(b, a->dv, 0, (size_t)T * kvd * sizeof(float)));
+        TRY(b->memset(b, a->dk, 0, (size_t)T * kvd * cs));
+        TRY(b->memset(b, a->dv, 0, (size_t)T * kvd * cs));
         TRY(b->attention_backward(b, a->dq, a->dk, a->dv, datt, L->q, L->k, L->v, L->att, L->lse, a->q_start,
                                   a->q_start, a->q_pos0, S, T, nh, nkv, hd));
         TRY(b->rope_backward(b, a->dq, a->pos, m->inv_freq, T, nh, hd));

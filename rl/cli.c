@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "kernels/status.h"
 #include "rl/suggest.h"
 
@@ -151,4 +152,16 @@ void cli_progress(void *user, const char *line, int redraw) {
     if (!line) fputc('\n', stderr);
     else if (redraw) fprintf(stderr, "\r\033[K%s", line);
     else fprintf(stderr, "%s\n", line);
+}
+
+int cli_open_backend(const char *cmd, const char *device, const char *precision, Backend **out) {
+    if (backend_open(device, out)) return cli_fail(cmd);
+    int st = backend_set_precision(*out, precision);
+    if (st) {
+        grpo_wrap(st, "--precision: ");
+        backend_close(*out);
+        *out = NULL;
+        return cli_fail(cmd);
+    }
+    return 0;
 }

@@ -49,6 +49,11 @@ int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n);
 // Reports the library's last error (grpo_errmsg) for `cmd` and returns 1.
 int cli_fail(const char *cmd);
 
+// backend_open(device) then backend_set_precision(precision) (the --device and
+// --precision options); on error prints "grpo CMD: ..." and returns 1.
+struct Backend;
+int cli_open_backend(const char *cmd, const char *device, const char *precision, struct Backend **out);
+
 // TrainerOutput.log for the commands: progress lines to stderr; a redrawn line
 // overwrites the previous one in place (a terminal's progress bar).
 void cli_progress(void *user, const char *line, int redraw);

@@ -37,7 +37,8 @@ static int bench_matmul(Backend *b, const char *spec, long iters) {
         return cli_error("bench", "--matmul sizes must be positive and each matrix under 2^30 elements");
     size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
     float *ha = malloc(na * sizeof(float)), *hb = malloc(nb * sizeof(float));
-    void *a = NULL, *bm = NULL, *c = NULL;
+    void *a = NULL, *bm = NULL, *c = NULL, *stage = NULL;
+    const size_t cs = backend_dtype_size(b->cdt);
     int rc = 1;
     if (!ha || !hb) {
         cli_error("bench", "out of memory");
@@ -45,19 +46,22 @@ static int bench_matmul(Backend *b, const char *spec, long iters) {
     }
     fill(ha, na, 1);
     fill(hb, nb, 2);
-    if (b->alloc(b, &a, na * 4) || b->alloc(b, &bm, nb * 4) || b->alloc(b, &c, nc * 4) ||
-        b->to_device(b, a, ha, na * 4) || b->to_device(b, bm, hb, nb * 4)) {
+    // Inputs in the backend's compute dtype (uploaded as fp32, converted there), output fp32.
+    if (b->alloc(b, &a, na * cs) || b->alloc(b, &bm, nb * cs) || b->alloc(b, &c, nc * 4) ||
+        b->alloc(b, &stage, (na > nb ? na : nb) * 4) || b->to_device(b, stage, ha, na * 4) ||
+        b->convert(b, a, b->cdt, stage, BE_F32, na) || b->to_device(b, stage, hb, nb * 4) ||
+        b->convert(b, bm, b->cdt, stage, BE_F32, nb)) {
         cli_fail("bench");
         goto done;
     }
     // y = x @ W^T, the shape of every linear layer in the model.
-    if (b->matmul(b, c, a, bm, M, N, K, 0, 1, 1.0f, 0) || b->sync(b)) { // warm-up
+    if (b->matmul(b, c, BE_F32, a, bm, M, N, K, 0, 1, 1.0f, 0) || b->sync(b)) { // warm-up
         cli_fail("bench");
         goto done;
     }
     double t0 = now_s();
     for (long i = 0; i < iters; i++)
-        if (b->matmul(b, c, a, bm, M, N, K, 0, 1, 1.0f, 0)) {
+        if (b->matmul(b, c, BE_F32, a, bm, M, N, K, 0, 1, 1.0f, 0)) {
             cli_fail("bench");
             goto done;
         }
@@ -66,9 +70,9 @@ static int bench_matmul(Backend *b, const char *spec, long iters) {
         goto done;
     }
     double dt = (now_s() - t0) / (double)iters;
-    printf("{\"op\": \"matmul\", \"dtype\": \"f32\", \"device\": \"%s\", \"device_name\": \"%s\", "
+    printf("{\"op\": \"matmul\", \"dtype\": \"%s\", \"out_dtype\": \"fp32\", \"device\": \"%s\", \"device_name\": \"%s\", "
            "\"M\": %d, \"N\": %d, \"K\": %d, \"iters\": %ld, \"ms\": %.4f, \"gflops\": %.2f}\n",
-           b->name, b->device_name, M, N, K, iters, dt * 1e3, 2.0 * M * N * K / dt * 1e-9);
+           backend_dtype_name(b->cdt), b->name, b->device_name, M, N, K, iters, dt * 1e3, 2.0 * M * N * K / dt * 1e-9);
     rc = 0;
 done:
     free(ha);
@@ -76,6 +80,7 @@ done:
     b->free(b, a);
     b->free(b, bm);
     b->free(b, c);
+    b->free(b, stage);
     return rc;
 }
 
@@ -174,7 +179,7 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
         }
         for (int i = 0; i < 3; i++) {
             double t0 = now_s(), gn;
-            if (optim_clip_grad_norm(b, m->grads, m->n_params, 1.0, &gn) || adamw_step(&opt, m->params, m->grads, 1e-6, &ac) ||
+            if (optim_clip_grad_norm(b, m->grads, m->n_params, 1.0, &gn) || adamw_step(&opt, m->params, m->params_cd, m->grads, 1e-6, &ac) ||
                 b->sync(b)) {
                 adamw_free(&opt);
                 cli_fail("bench");
@@ -196,13 +201,13 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
     double load1[1] = {0};
     getloadavg(load1, 1);
     double t_dec = t_gen - t_pre;
-    printf("{\"model\": \"%s\", \"params\": %zu, \"device\": \"%s\", \"device_name\": \"%s\", \"threads\": %d,"
+    printf("{\"model\": \"%s\", \"params\": %zu, \"device\": \"%s\", \"device_name\": \"%s\", \"precision\": \"%s\", \"threads\": %d,"
            " \"batch\": %d, \"prompt_len\": %d, \"gen_len\": %d, \"train_len\": %d, \"temperature\": %g,"
            " \"prefill_tok_s\": %.1f, \"prefill_s\": %.4f, \"generate_s\": %.4f, \"decode_tok_s\": %.1f,"
            " \"generate_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_s\": %.4f, \"optim_s\": %.4f, \"train_step_tok_s\": %.1f,"
            " \"peak_rss_mib\": %.1f, \"peak_dev_mib\": %.1f, \"dev_total_mib\": %.1f, \"loadavg_before\": %.2f,"
            " \"loadavg_after\": %.2f}\n",
-           dir, m->n_params, b->name, b->device_name, omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
+           dir, m->n_params, b->name, b->device_name, backend_dtype_name(b->cdt), omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
            temperature, batch * prompt_len / t_pre, t_pre, t_gen,
            t_dec > 0 ? batch * (gen_len - 1) / t_dec : 0.0, batch * gen_len / t_gen, batch * train_len / t_train, t_train,
            t_opt, batch * train_len / (t_train + t_opt), ru.ru_maxrss / 1024.0, dev_peak / 1048576.0, dev_total / 1048576.0,
@@ -215,14 +220,14 @@ done:
 }
 
 static int run(int argc, char **argv) {
-    const char *device = "auto", *matmul = NULL, *model = NULL;
+    const char *device = "auto", *precision = "auto", *matmul = NULL, *model = NULL;
     long iters = 10, batch = 8, prompt_len = 128, gen_len = 128, train_len = 0, reps = 2, top_k = 0;
     double temperature = 0, top_p = 1;
     CliOpt opts[] = {{"--device", CLI_STR, &device}, {"--matmul", CLI_STR, &matmul}, {"--iters", CLI_INT, &iters},
                      {"--model", CLI_STR, &model}, {"--batch", CLI_INT, &batch}, {"--prompt-len", CLI_INT, &prompt_len},
                      {"--gen-len", CLI_INT, &gen_len}, {"--train-len", CLI_INT, &train_len}, {"--reps", CLI_INT, &reps},
                      {"--temperature", CLI_DOUBLE, &temperature}, {"--top-k", CLI_INT, &top_k},
-                     {"--top-p", CLI_DOUBLE, &top_p}};
+                     {"--top-p", CLI_DOUBLE, &top_p}, {"--precision", CLI_STR, &precision}};
     int rc = cli_parse("bench", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
     if (!matmul && !model) return cli_error("bench", "nothing to measure: give --matmul or --model (see 'grpo bench --help')");
@@ -233,7 +238,7 @@ static int run(int argc, char **argv) {
     if (batch < 1 || prompt_len < 1 || gen_len < 2 || train_len < 2 || reps < 1 || batch * train_len > 100000000L)
         return cli_error("bench", "--batch, --prompt-len, --reps must be positive and --gen-len, --train-len at least 2");
     Backend *b = NULL;
-    if (backend_open(device, &b)) return cli_fail("bench");
+    if (cli_open_backend("bench", device, precision, &b)) return 1;
     if (matmul) rc = bench_matmul(b, matmul, iters);
     if (!rc && model)
         rc = bench_model(b, model, (int)batch, (int)prompt_len, (int)gen_len, (int)train_len, (int)reps, temperature,
@@ -244,7 +249,7 @@ static int run(int argc, char **argv) {
 
 const GrpoCommand grpo_cmd_bench = {
     "bench", "measure throughput (matmul; the model's prefill, decode and training)",
-    "usage: grpo bench --matmul N|M,N,K [--iters I] [--device cpu|cuda|auto]\n"
+    "usage: grpo bench --matmul N|M,N,K [--iters I] [--device cpu|cuda|auto] [--precision P]\n"
     "       grpo bench --model DIR [--batch N] [--prompt-len N] [--gen-len N] [--train-len N]\n\n"
     "Prints one JSON object per measurement.\n\n"
     "  --model DIR     the model's throughput: prefill (batch x prompt-len tokens into the KV cache),\n"
@@ -257,7 +262,9 @@ const GrpoCommand grpo_cmd_bench = {
     "  --temperature T sampling temperature for decode (default 0 = greedy)\n"
     "  --top-k K, --top-p P  sampling filters for decode (default off)\n"
     "  --reps N        generate timings, best of N (default 2)\n"
-    "  --matmul M,N,K  time out (M,N) = x (M,K) @ W^T with W (N,K), fp32; N alone means N,N,N\n"
+    "  --matmul M,N,K  time out (M,N) = x (M,K) @ W^T with W (N,K): x, W in the compute precision,\n"
+    "                  out fp32; N alone means N,N,N\n"
     "  --iters I       timed repetitions after one warm-up (default 10)\n"
-    "  --device D      cpu, cuda or auto (default auto: cuda when a usable GPU is present)\n",
+    "  --device D      cpu, cuda or auto (default auto: cuda when a usable GPU is present)\n"
+    "  --precision P   auto, fp32 or bf16 (default auto: the device's own, fp32 on cpu, bf16 on cuda)\n",
     run};

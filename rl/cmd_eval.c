@@ -9,7 +9,7 @@
 #include "rl/evaluate.h"
 
 static int run(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *rules_spec = "math", *tpl = NULL, *format = NULL, *device = "auto", *tokenizer = NULL;
+    const char *model = NULL, *data = NULL, *rules_spec = "math", *tpl = NULL, *format = NULL, *device = "auto", *tokenizer = NULL, *precision = NULL;
     long n = 0, k = 1, max_tokens = 256, seed = 1, workers = 0;
     double temperature = 1.0;
     int json = 0;
@@ -18,7 +18,8 @@ static int run(int argc, char **argv) {
                      {"--template", CLI_STR, &tpl},      {"--format", CLI_STR, &format},     {"--device", CLI_STR, &device},
                      {"--n", CLI_INT, &n},               {"--k", CLI_INT, &k},               {"--temperature", CLI_DOUBLE, &temperature},
                      {"--max-tokens", CLI_INT, &max_tokens}, {"--seed", CLI_INT, &seed},     {"--workers", CLI_INT, &workers},
-                     {"--json", CLI_FLAG, &json},        {"--stop", CLI_MULTI, &stops},      {"--tokenizer", CLI_STR, &tokenizer}};
+                     {"--json", CLI_FLAG, &json},        {"--stop", CLI_MULTI, &stops},      {"--tokenizer", CLI_STR, &tokenizer},
+                     {"--precision", CLI_STR, &precision}};
     int rc = cli_parse("eval", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
     if (!model || !data) return cli_error("eval", "--model DIR and --data SPEC are required (see 'grpo eval --help')");
@@ -27,7 +28,7 @@ static int run(int argc, char **argv) {
     config_defaults(&c);
     char kv[2048];
     const char *pairs[][2] = {{"model", model}, {"dataset", data}, {"eval_dataset", data}, {"device", device},
-                              {"template", tpl}, {"dataset_format", format}, {"tokenizer", tokenizer}};
+                              {"template", tpl}, {"dataset_format", format}, {"tokenizer", tokenizer}, {"precision", precision}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         if (!pairs[i][1]) continue;
         snprintf(kv, sizeof kv, "%s=%s", pairs[i][0], pairs[i][1]);
@@ -71,7 +72,7 @@ const GrpoCommand grpo_cmd_eval = {
     "eval", "evaluate a model on held-out data: greedy pass@1, and pass@k / maj@k",
     "usage: grpo eval --model DIR --data FILE.jsonl|gen:NAME [--rules R] [--template T] [--format F]\n"
     "                 [--n N] [--k K] [--temperature T] [--max-tokens N] [--stop S]... [--seed S]\n"
-    "                 [--workers N] [--tokenizer PATH] [--device D] [--json]\n\n"
+    "                 [--workers N] [--tokenizer PATH] [--device D] [--precision P] [--json]\n\n"
     "Greedy-decodes every example (or the first N), scores the completions with the rules and\n"
     "reports accuracy: the fraction whose verifier rule (the first math, countdown or code rule)\n"
     "says correct. With --k K > 1 it also samples K completions per example at --temperature\n"
@@ -79,5 +80,6 @@ const GrpoCommand grpo_cmd_eval = {
     "  --rules R        a rules file or preset (default math)\n"
     "  --template T     prompt template (default r1-zero) or a custom text with {question}\n"
     "  --format F       dataset layout (gsm8k, math, countdown, mbpp, humaneval, generic)\n"
-    "  --max-tokens N   completion tokens (default 256);  --stop S: extra stop strings\n",
+    "  --max-tokens N   completion tokens (default 256);  --stop S: extra stop strings\n"
+    "  --precision P    auto, fp32 or bf16 (default auto: fp32 on cpu, bf16 on cuda)\n",
     run};

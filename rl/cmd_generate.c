@@ -45,7 +45,7 @@ static char *utf8_sanitize(const char *s, size_t n) {
 }
 
 static int run(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *ids_s = NULL, *device = "cpu";
+    const char *model_dir = NULL, *prompt = NULL, *ids_s = NULL, *device = "cpu", *precision = "auto";
     long n = 1, max_tokens = 64, top_k = 0, seed = 0;
     double temperature = 1.0, top_p = 1.0, min_p = 0.0;
     int no_bos = 0;
@@ -54,6 +54,7 @@ static int run(int argc, char **argv) {
                      {"--n", CLI_INT, &n}, {"--max-tokens", CLI_INT, &max_tokens}, {"--temperature", CLI_DOUBLE, &temperature},
                      {"--top-p", CLI_DOUBLE, &top_p}, {"--top-k", CLI_INT, &top_k}, {"--min-p", CLI_DOUBLE, &min_p},
                      {"--seed", CLI_INT, &seed}, {"--stop", CLI_MULTI, &stops}, {"--device", CLI_STR, &device},
+                     {"--precision", CLI_STR, &precision},
                      {"--no-bos", CLI_FLAG, &no_bos}};
     int rc = cli_parse("generate", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
@@ -76,7 +77,11 @@ static int run(int argc, char **argv) {
     int *plen = NULL;
     GenResult *res = NULL;
     int32_t eos[MODEL_MAX_EOS + 1];
-    if (backend_open(device, &b) || model_load(&m, model_dir, b)) {
+    if (cli_open_backend("generate", device, precision, &b)) {
+        rc = 1;
+        goto done;
+    }
+    if (model_load(&m, model_dir, b)) {
         rc = cli_fail("generate");
         goto done;
     }
@@ -197,5 +202,6 @@ const GrpoCommand grpo_cmd_generate = {
     "  --seed S          same seed, same samples (default 0)\n"
     "  --stop STR        end a sample when its text contains STR (repeatable); EOS ids always stop\n"
     "  --no-bos          do not add BOS to --prompt\n"
-    "  --device D        cpu, cuda or auto (default cpu)\n",
+    "  --device D        cpu, cuda or auto (default cpu)\n"
+    "  --precision P     auto, fp32 or bf16 (default auto: the device's own, fp32 on cpu, bf16 on cuda)\n",
     run};

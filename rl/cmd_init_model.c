@@ -10,7 +10,7 @@
 #include "rl/cli.h"
 
 static int run(int argc, char **argv) {
-    const char *arch = NULL, *out = NULL, *tokenizer = NULL, *device = "cpu", *dtype = "f32";
+    const char *arch = NULL, *out = NULL, *tokenizer = NULL, *device = "cpu", *precision = "auto", *dtype = "f32";
     long hidden = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0, seed = 0, max_pos = 0, head_dim = 0;
     long bos = -1, eos = -1;
     double std = 0.02, theta = 0;
@@ -21,6 +21,7 @@ static int run(int argc, char **argv) {
                      {"--heads", CLI_INT, &heads}, {"--kv-heads", CLI_INT, &kv_heads}, {"--ffn", CLI_INT, &ffn},
                      {"--vocab", CLI_INT, &vocab}, {"--tie", CLI_FLAG, &tie}, {"--seed", CLI_INT, &seed},
                      {"--tokenizer", CLI_STR, &tokenizer}, {"--output", CLI_STR, &out}, {"--device", CLI_STR, &device},
+                     {"--precision", CLI_STR, &precision},
                      {"--max-pos", CLI_INT, &max_pos}, {"--head-dim", CLI_INT, &head_dim}, {"--std", CLI_DOUBLE, &std},
                      {"--rope-theta", CLI_DOUBLE, &theta}, {"--bos", CLI_INT, &bos}, {"--eos", CLI_INT, &eos},
                      {"--dtype", CLI_STR, &dtype}, {"--no-tokenizer", CLI_FLAG, &no_tok}};
@@ -59,7 +60,7 @@ static int run(int argc, char **argv) {
     }
     if (model_config_validate(&c, "init-model")) return cli_fail("init-model");
     Backend *b = NULL;
-    if (backend_open(device, &b)) return cli_fail("init-model");
+    if (cli_open_backend("init-model", device, precision, &b)) return 1;
     Model *m = NULL;
     rc = 0;
     char tokdir[4096] = "";
@@ -140,5 +141,6 @@ const GrpoCommand grpo_cmd_init_model = {
     "  --no-tokenizer    write no tokenizer files\n"
     "  --dtype f32|bf16  weights dtype on disk (default f32)\n"
     "  -o, --output DIR  where to write (created if missing)\n"
-    "  --device D        cpu, cuda or auto (default cpu)\n",
+    "  --device D        cpu, cuda or auto (default cpu)\n"
+    "  --precision P     auto, fp32 or bf16 (default auto: the device's own, fp32 on cpu, bf16 on cuda)\n",
     run};

@@ -7,11 +7,11 @@
 #include "rl/cli.h"
 
 static int run(int argc, char **argv) {
-    const char *model_dir = NULL, *ids_s = NULL, *device = "cpu";
+    const char *model_dir = NULL, *ids_s = NULL, *device = "cpu", *precision = "auto";
     double temperature = 1.0;
-    CliOpt opts[] = {{"--model", CLI_STR, &model_dir}, {"--ids", CLI_STR, &ids_s}, {"--device", CLI_STR, &device},
+    CliOpt opts[] = {{"--model", CLI_STR, &model_dir}, {"--ids", CLI_STR, &ids_s}, {"--device", CLI_STR, &device}, {"--precision", CLI_STR, &precision},
                      {"--temperature", CLI_DOUBLE, &temperature}};
-    int rc = cli_parse("logprobs", argc, argv, opts, 4, NULL, 0, NULL);
+    int rc = cli_parse("logprobs", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
     if (!model_dir || !ids_s) return cli_error("logprobs", "--model DIR and --ids \"i0 i1 ...\" are required");
     if (!(temperature > 0)) return cli_error("logprobs", "--temperature must be positive");
@@ -26,7 +26,8 @@ static int run(int argc, char **argv) {
     Model *m = NULL;
     float *lp = malloc((size_t)n * sizeof(float));
     if (!lp) rc = cli_error("logprobs", "out of memory");
-    else if (backend_open(device, &b) || model_load(&m, model_dir, b)) rc = cli_fail("logprobs");
+    else if (cli_open_backend("logprobs", device, precision, &b)) rc = 1;
+    else if (model_load(&m, model_dir, b)) rc = cli_fail("logprobs");
     else {
         int cu[2] = {0, n};
         ModelBatch mb = {1, cu, ids, (float)temperature, 1};
@@ -47,7 +48,8 @@ static int run(int argc, char **argv) {
 
 const GrpoCommand grpo_cmd_logprobs = {
     "logprobs", "per-token log-probabilities of a token sequence under a model",
-    "usage: grpo logprobs --model DIR --ids \"i0 i1 ... in\" [--temperature T] [--device cpu|cuda|auto]\n\n"
+    "usage: grpo logprobs --model DIR --ids \"i0 i1 ... in\" [--temperature T] [--device cpu|cuda|auto]\n"
+    "                     [--precision auto|fp32|bf16]\n\n"
     "Prints {\"logprobs\": [...]} with n values: logprobs[k] = log p(i_{k+1} | i_0..i_k),\n"
     "under softmax(logits / T) (T = 1 by default).\n",
     run};

@@ -11,12 +11,12 @@ static int run(int argc, char **argv) {
     const char *out = "runs/sft";
     CliMulti sets = {0};
     int quiet = 0;
-    const char *device = NULL;
+    const char *device = NULL, *precision = NULL;
     const char *pos[1];
     int npos = 0;
     CliOpt opts[] = {{"--out", CLI_STR, &out}, {"--set", CLI_MULTI, &sets}, {"--quiet", CLI_FLAG, &quiet},
-                     {"--device", CLI_STR, &device}};
-    int rc = cli_parse("sft", argc, argv, opts, 4, pos, 1, &npos);
+                     {"--device", CLI_STR, &device}, {"--precision", CLI_STR, &precision}};
+    int rc = cli_parse("sft", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &npos);
     if (rc) return rc;
     TrainConfig cfg;
     config_defaults(&cfg);
@@ -28,6 +28,11 @@ static int run(int argc, char **argv) {
     if (device) {
         char kv[64];
         snprintf(kv, sizeof kv, "device=%s", device);
+        if (config_set(&cfg, kv)) return cli_fail("sft");
+    }
+    if (precision) {
+        char kv[64];
+        snprintf(kv, sizeof kv, "precision=%s", precision);
         if (config_set(&cfg, kv)) return cli_fail("sft");
     }
     if (config_validate(&cfg)) return cli_fail("sft");
@@ -42,11 +47,12 @@ static int run(int argc, char **argv) {
 
 const GrpoCommand grpo_cmd_sft = {
     "sft", "supervised warm start on prompt/completion data (loss on completions only)",
-    "usage: grpo sft [CONFIG.json] [--out DIR] [--set key=value]... [--device D] [--quiet]\n\n"
+    "usage: grpo sft [CONFIG.json] [--out DIR] [--set key=value]... [--device D]\n"
+    "                [--precision P] [--quiet]\n\n"
     "Fine-tunes `model` on `dataset`, whose examples carry a \"completion\" (for example\n"
     "gen:arithmetic?worked=1, or a JSONL file with question + completion); the prompt is\n"
     "the question through `template`, and only completion tokens carry loss. Uses the\n"
-    "keys of `grpo train` (README): model, tokenizer, dataset, template, device, seed,\n"
+    "keys of `grpo train` (README): model, tokenizer, dataset, template, device, precision, seed,\n"
     "steps, prompts_per_step (examples per step), lr (default here 1e-5), lr_scheduler,\n"
     "warmup_steps, weight_decay, adam_*, max_grad_norm, max_prompt_len,\n"
     "max_completion_len, save_every, keep_checkpoints. Checkpoints go to\n"
@@ -54,5 +60,6 @@ const GrpoCommand grpo_cmd_sft = {
     "  --out DIR        output directory (default runs/sft)\n"
     "  --set key=value  override a configuration key (repeatable)\n"
     "  --device D       cpu, cuda or auto (the `device` key)\n"
+    "  --precision P    auto, fp32 or bf16 (the `precision` key)\n"
     "  --quiet          no progress lines\n",
     run};

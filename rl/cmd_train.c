@@ -41,19 +41,26 @@ static int train_main(int argc, char **argv) {
     const char *out = NULL, *resume = NULL;
     CliMulti sets = {0};
     int quiet = 0, keys = 0;
-    const char *device = NULL;
+    const char *device = NULL, *precision = NULL;
     const char *pos[1];
     int npos = 0;
     CliOpt opts[] = {{"--out", CLI_STR, &out}, {"--set", CLI_MULTI, &sets}, {"--resume", CLI_STR, &resume}, {"--quiet", CLI_FLAG, &quiet},
-                     {"--keys", CLI_FLAG, &keys}, {"--device", CLI_STR, &device}};
-    int rc = cli_parse("train", argc, argv, opts, 6, pos, 1, &npos);
+                     {"--keys", CLI_FLAG, &keys}, {"--device", CLI_STR, &device},
+                     {"--precision", CLI_STR, &precision}};
+    int rc = cli_parse("train", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1, &npos);
     if (rc) return rc;
-    // --device D is the `device` key, applied after the file and the other --set's.
-    char device_kv[64];
+    // --device D and --precision P are the `device` and `precision` keys, applied
+    // after the file and the other --set's.
+    char device_kv[64], precision_kv[64];
     if (device) {
         snprintf(device_kv, sizeof device_kv, "device=%s", device);
         if (sets.n >= (int)(sizeof sets.items / sizeof sets.items[0])) return cli_error("train", "too many --set options");
         sets.items[sets.n++] = device_kv;
+    }
+    if (precision) {
+        snprintf(precision_kv, sizeof precision_kv, "precision=%s", precision);
+        if (sets.n >= (int)(sizeof sets.items / sizeof sets.items[0])) return cli_error("train", "too many --set options");
+        sets.items[sets.n++] = precision_kv;
     }
     if (keys) {
         char *md = config_reference_markdown();
@@ -110,7 +117,8 @@ static int run(int argc, char **argv) {
 
 const GrpoCommand grpo_cmd_train = {
     "train", "train a policy with GRPO (no arguments: the built-in default job)",
-    "usage: grpo train [CONFIG.json] [--out DIR] [--set key=value]... [--resume DIR] [--device D] [--quiet]\n\n"
+    "usage: grpo train [CONFIG.json] [--out DIR] [--set key=value]... [--resume DIR] [--device D]\n"
+    "                  [--precision P] [--quiet]\n\n"
     "Runs GRPO as CONFIG.json and the --set overrides say (every key is in the README),\n"
     "writing DIR/run.db (every step, rollout and reward) and DIR/checkpoints/step-NNNNNN/\n"
     "(Hugging Face model directories plus the trainer state), N zero-padded to 6 digits.\n\n"
@@ -121,6 +129,7 @@ const GrpoCommand grpo_cmd_train = {
     "  --set key=value  override a configuration key (repeatable)\n"
     "  --resume DIR     continue the run in DIR from its newest checkpoint\n"
     "  --device D       cpu, cuda or auto: the `device` key (default auto; the default job uses cpu)\n"
+    "  --precision P    auto, fp32 or bf16: the `precision` key (default auto: fp32 on cpu, bf16 on cuda)\n"
     "  --quiet          no progress output\n"
     "  --keys           print every configuration key with its default and meaning (Markdown)\n\n"
     "Ctrl-C finishes the current step, writes a checkpoint and exits with status 130.\n\n"

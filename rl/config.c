@@ -38,6 +38,9 @@ static const Key KEYS[] = {
     {"template", S(template_name), "r1-zero", "prompt template: r1-zero, chatml, llama3, plain, or a custom string with {question}"},
     {"rules", S(rules), "", "reward rules: a JSON file or a preset (math, code, countdown); empty = the dataset's natural preset"},
     {"device", S(device), "auto", "cpu, cuda or auto (cuda only when a usable GPU is present)"},
+    {"precision", S(precision), "auto",
+     "compute precision: auto (the device's default: fp32 on cpu, bf16 on cuda), fp32, or bf16 (cuda only; "
+     "fp32 master weights, AdamW moments, norm statistics, softmax and loss math)"},
     {"seed", I(seed), "1", "seed for sampling, data order and initialisation; same seed + config = same run on CPU"},
     {"steps", I(steps), "100", "GRPO steps to run"},
     {"prompts_per_step", I(prompts_per_step), "4", "prompts (groups) per step, B"},
@@ -115,12 +118,54 @@ static int add_stop(TrainConfig *c, const char *s, size_t len, const char *origi
     return GRPO_OK;
 }
 
+// String keys with a fixed set of values ("a|b|c"), checked where they are set
+// so the error names the file (or --set) and the key.
+static const struct {
+    const char *key, *choices;
+} CHOICES[] = {{"precision", "auto|fp32|bf16"}};
+
+static const char *key_choices(const Key *k) {
+    for (size_t i = 0; i < sizeof CHOICES / sizeof CHOICES[0]; i++)
+        if (!strcmp(CHOICES[i].key, k->name)) return CHOICES[i].choices;
+    return NULL;
+}
+
+// 1 when v is one of choices ("a|b|c").
+static int in_choices(const char *v, const char *choices) {
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n)) return 1;
+        p += len + (bar ? 1 : 0);
+    }
+    return 0;
+}
+
+// "origin: key: expected a, b or c, got 'v'".
+static int bad_choice(const Key *k, const char *v, const char *origin) {
+    const char *choices = key_choices(k);
+    char list[256] = "";
+    size_t used = 0;
+    int n = 1;
+    for (const char *q = choices; *q; q++) n += *q == '|';
+    int i = 0;
+    for (const char *p = choices; *p && used < sizeof list; i++) {
+        const char *bar = strchr(p, '|');
+        int len = bar ? (int)(bar - p) : (int)strlen(p);
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%.*s", i == 0 ? "" : i == n - 1 ? " or " : ", ", len, p);
+        p += len + (bar ? 1 : 0);
+    }
+    return grpo_fail(GRPO_EINVAL, "%s: %s: expected %s, got '%s'", origin, k->name, list, v);
+}
+
 // Sets one key from text, as --set and the defaults write it.
 static int set_text(TrainConfig *c, const Key *k, const char *v, const char *origin) {
     char *base = (char *)c + k->offset, *end = NULL;
     errno = 0;
     switch (k->type) {
     case K_STR:
+        if (key_choices(k) && !in_choices(v, key_choices(k))) return bad_choice(k, v, origin);
         if (strlen(v) >= k->size) return grpo_fail(GRPO_EINVAL, "%s: %s is longer than %zu bytes", origin, k->name, k->size - 1);
         strcpy(base, v);
         return GRPO_OK;
@@ -263,6 +308,8 @@ int config_validate(const TrainConfig *c) {
     if (optim_schedule_parse(c->lr_scheduler, &ls)) return grpo_wrap(GRPO_EINVAL, "lr_scheduler: ");
     if (strcmp(c->device, "cpu") && strcmp(c->device, "cuda") && strcmp(c->device, "auto"))
         return grpo_fail(GRPO_EINVAL, "device: expected cpu, cuda or auto, got '%s'", c->device);
+    if (!in_choices(c->precision, key_choices(find_key("precision"))))
+        return bad_choice(find_key("precision"), c->precision, "config");
     struct { const char *name; long v, lo; } ints[] = {
         {"steps", c->steps, 0}, {"prompts_per_step", c->prompts_per_step, 1}, {"group_size", c->group_size, 1},
         {"num_iterations", c->num_iterations, 1}, {"mini_batch_size", c->mini_batch_size, 0},

@@ -17,6 +17,7 @@ typedef struct {
     char template_name[64];
     char rules[1024];      // reward rule file or preset name
     char device[16];
+    char precision[16];    // auto, fp32 or bf16: the backend's compute dtype (backend_set_precision)
     long seed;
     // the step
     long steps, prompts_per_step, group_size;

@@ -35,10 +35,11 @@ BackendAdamW adamw_constants(const AdamWConfig *cfg, double lr, long t) {
                           (float)(1.0 / sqrt(bc2)), (float)cfg->eps};
 }
 
-int adamw_step(AdamW *opt, float *params, const float *grads, double lr, const AdamWConfig *cfg) {
+int adamw_step(AdamW *opt, float *params, void *params_cd, const float *grads, double lr, const AdamWConfig *cfg) {
     opt->t++;
     const BackendAdamW h = adamw_constants(cfg, lr, opt->t);
-    return opt->be->adamw(opt->be, params, opt->m, opt->v, grads, opt->n, &h);
+    if (params_cd == (void *)params) params_cd = NULL;
+    return opt->be->adamw(opt->be, params, params_cd, opt->m, opt->v, grads, opt->n, &h);
 }
 
 int optim_grad_norm(Backend *be, const float *g, size_t n, double *norm) {

@@ -30,8 +30,10 @@ BackendAdamW adamw_constants(const AdamWConfig *cfg, double lr, long t);
 // One update of params (n) from grads (n), both backend memory, at learning
 // rate `lr` (the schedule's value for this step; cfg->lr is ignored here).
 // Decoupled weight decay as in torch.optim.AdamW: p -= lr * wd * p before the
-// Adam step.
-int adamw_step(AdamW *opt, float *params, const float *grads, double lr, const AdamWConfig *cfg);
+// Adam step. params_cd (n, the backend's compute dtype), when not NULL,
+// receives the new params rounded to that dtype (the model's working copy:
+// pass Model.params_cd when it is not Model.params).
+int adamw_step(AdamW *opt, float *params, void *params_cd, const float *grads, double lr, const AdamWConfig *cfg);
 
 // *norm = the global L2 norm of grads (n, backend memory), summed in float64
 // (on the CPU in fixed-size chunks, so it does not depend on the thread count).

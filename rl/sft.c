@@ -91,7 +91,7 @@ int sft_run(const TrainConfig *cfg, const char *out_dir, const TrainerOutput *o,
         if ((st = optim_clip_grad_norm(e.model->be, e.model->grads, e.model->n_params, cfg->max_grad_norm, &gnorm))) goto done;
         if (isfinite(loss) && isfinite(gnorm)) {
             double lr = optim_lr_at(sched, cfg->lr, step - 1, cfg->steps, cfg->warmup_steps, cfg->min_lr_ratio);
-            if ((st = adamw_step(&opt, e.model->params, e.model->grads, lr, &ac))) goto done;
+            if ((st = adamw_step(&opt, e.model->params, e.model->params_cd, e.model->grads, lr, &ac))) goto done;
         }
         if (step == 1 || step % 10 == 0 || step == cfg->steps)
             trainer_log(o, 0, "sft step %ld/%ld  loss %.4f  grad_norm %.3f  %.1f s", step, cfg->steps, loss, gnorm, now_s() - t0);

@@ -42,6 +42,10 @@ int env_open(TrainEnv *e, const TrainConfig *cfg, int want) {
     if (want & ENV_MODEL) {
         if (!cfg->model[0]) return grpo_fail(GRPO_EINVAL, "model: no model directory given");
         if ((st = backend_open(cfg->device, &e->be))) return st;
+        if ((st = backend_set_precision(e->be, cfg->precision))) {
+            st = grpo_wrap(st, "precision: ");
+            goto fail;
+        }
         if ((st = model_load(&e->model, cfg->model, e->be))) goto fail;
         snprintf(e->tok_dir, sizeof e->tok_dir, "%s", cfg->tokenizer[0] ? cfg->tokenizer : cfg->model);
         if ((st = tok_load(e->tok_dir, &e->tok))) goto fail;

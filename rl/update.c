@@ -170,7 +170,7 @@ int policy_update(Model *policy, Model *ref, AdamW *opt, const Group *groups, in
             if (!isfinite(mb_loss) || !isfinite(gn)) {
                 out->n_skipped++;
             } else {
-                if ((st = adamw_step(opt, policy->params, policy->grads, o->lr, &o->adam))) goto done;
+                if ((st = adamw_step(opt, policy->params, policy->params_cd, policy->grads, o->lr, &o->adam))) goto done;
                 out->n_updates++;
             }
             loss_sum += mb_loss;

@@ -33,6 +33,19 @@ expect_match "bench prints json" "$out" '"op": "matmul".*"device": "cpu".*"gflop
 err=$("$GRPO_BIN" bench --device tpu --matmul 8 2>&1 >/dev/null); check "unknown device fails" $? 1
 expect_match "unknown device is named" "$err" "unknown device 'tpu'"
 
+# --precision: the cpu is the fp32 reference, bf16 is refused in one line; bad names list the choices.
+out=$("$GRPO_BIN" bench --device cpu --precision fp32 --matmul 8 --iters 1); check "cpu bench in fp32" $? 0
+expect_match "bench names the dtype" "$out" '"dtype": "fp32", "out_dtype": "fp32"'
+err=$("$GRPO_BIN" bench --device cpu --precision bf16 --matmul 8 2>&1 >/dev/null); check "bf16 on the cpu exits 1" $? 1
+expect_match "... saying to use cuda" "$err" '^grpo bench: --precision: bf16 needs --device cuda'
+check "... in one line" "$(printf '%s\n' "$err" | wc -l)" 1
+err=$("$GRPO_BIN" logprobs --model /nonexistent --ids "1 2" --precision fp16 2>&1 >/dev/null); check "unknown precision exits 1" $? 1
+expect_match "... listing the choices" "$err" "unknown precision 'fp16' \(expected auto, fp32 or bf16\)"
+out=$("$GRPO_BIN" devices --device cpu --json); check "devices --device" $? 0
+expect_match "devices shows the precision" "$out" '"precision": "fp32"'
+err=$("$GRPO_BIN" train --precision half 2>&1 >/dev/null); check "train --precision half exits 1" $? 1
+expect_match "... naming the key" "$err" "precision: expected auto, fp32 or bf16, got 'half'"
+
 # --device cuda: works where a GPU is usable, else one line and exit 1, quickly.
 if "$GRPO_BIN" devices --json | grep -q '"cuda": {"compiled": true, "usable": true'; then
   out=$("$GRPO_BIN" bench --device cuda --matmul 64 --iters 2); check "cuda bench runs" $? 0

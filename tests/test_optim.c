@@ -25,7 +25,7 @@ int main(void) {
     for (int t = 1; t <= 20; t++) {
         for (int i = 0; i < N; i++) g[i] = tu_rand_uniform(&rng) * (i % 7 + 1) * 0.01f;
         double lr = 1e-3 * (t % 3 + 1);
-        CHECK(adamw_step(&opt, p, g, lr, &cfg) == GRPO_OK, "%s", grpo_errmsg());
+        CHECK(adamw_step(&opt, p, NULL, g, lr, &cfg) == GRPO_OK, "%s", grpo_errmsg());
         for (int i = 0; i < N; i++) { // torch.optim.AdamW, step by step
             rp[i] *= 1 - lr * cfg.weight_decay;
             rm[i] = cfg.beta1 * rm[i] + (1 - cfg.beta1) * g[i];

@@ -101,9 +101,11 @@ static int check_args(const int32_t *q_start, const int32_t *q_pos0, int S, int 
     return GRPO_OK;
 }
 
-int cpu_attention_forward(Backend *b, float *out, float *lse, const float *q, const float *k, const float *v,
+int cpu_attention_forward(Backend *b, void *out_, float *lse, const void *q_, const void *k_, const void *v_,
                           const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
                           int n_heads, int n_kv_heads, int head_dim) {
+    float *out = out_;
+    const float *q = q_, *k = k_, *v = v_;
     // out, q (T, nh*hd); k, v (*, nkv*hd); lse (T, nh) or NULL
     int max_keys = 0;
     int st = check_args(q_start, q_pos0, S, T, n_heads, n_kv_heads, &max_keys);
@@ -135,10 +137,12 @@ int cpu_attention_forward(Backend *b, float *out, float *lse, const float *q, co
     return fail ? grpo_fail(GRPO_ENOMEM, "attention: out of memory for %d scores", max_keys) : GRPO_OK;
 }
 
-int cpu_attention_backward(Backend *b, float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *out, const float *lse,
+int cpu_attention_backward(Backend *b, void *dq_, void *dk_, void *dv_, const void *dout_, const void *q_,
+                           const void *k_, const void *v_, const void *out_, const float *lse,
                            const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
                            int T, int n_heads, int n_kv_heads, int head_dim) {
+    float *dq = dq_, *dk = dk_, *dv = dv_;
+    const float *dout = dout_, *q = q_, *k = k_, *v = v_, *out = out_;
     // dq (T, nh*hd) overwritten; dk, dv (*, nkv*hd) +=
     int max_keys = 0;
     int st = check_args(q_start, q_pos0, S, T, n_heads, n_kv_heads, &max_keys);

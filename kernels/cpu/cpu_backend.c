@@ -35,9 +35,15 @@ static int cpu_memset(Backend *b, void *dst, int byte, size_t bytes) {
 
 static int cpu_sync(Backend *b) { return GRPO_OK; }
 
-static int cpu_matmul(Backend *b, float *out, const float *a, const float *bm,
+static int cpu_matmul(Backend *b, void *out_, BackendDtype out_dt, const void *a_, const void *bm_,
                       int M, int N, int K, int trans_a, int trans_b,
                       float alpha, int accumulate) {
+    // The CPU is the fp32 reference: bf16 compute is the CUDA backend's.
+    if (out_dt != BE_F32 || b->cdt != BE_F32)
+        return grpo_fail(GRPO_EUNSUPPORTED, "cpu matmul: only fp32 is supported (asked for %s inputs, %s output); "
+                         "bf16 runs on --device cuda", backend_dtype_name(b->cdt), backend_dtype_name(out_dt));
+    float *out = out_;
+    const float *a = a_, *bm = bm_;
     if (M < 0 || N < 0 || K < 0)
         return grpo_fail(GRPO_EINVAL, "matmul: negative size (M=%d N=%d K=%d)", M, N, K);
     if (M == 0 || N == 0) return GRPO_OK;
@@ -111,6 +117,7 @@ int backend_cpu_create(Backend **out) {
     b->ctx = c;
     b->name = "cpu";
     b->kind = BACKEND_CPU;
+    b->cdt = BE_F32; // the reference computes in fp32 only
     cpu_model_name(b->device_name, sizeof b->device_name);
     // Naming OpenBLAS's kernels here also links blas_core.c, whose constructor
     // repairs a failed CPU detection.
@@ -124,6 +131,7 @@ int backend_cpu_create(Backend **out) {
     b->memset = cpu_memset;
     b->sync = cpu_sync;
     b->matmul = cpu_matmul;
+    b->convert = cpu_convert;
     b->embedding_forward = cpu_embedding_forward;
     b->embedding_backward = cpu_embedding_backward;
     b->rmsnorm_forward = cpu_rmsnorm_forward;

@@ -19,33 +19,33 @@
 #define CPU_SIMD_CLONES
 #endif
 
-int cpu_embedding_forward(Backend *b, float *out, const int32_t *ids, const float *wte, int T, int C, int V);
-int cpu_embedding_backward(Backend *b, float *dwte, const float *dout, const int32_t *ids, int T, int C, int V);
-int cpu_rmsnorm_forward(Backend *b, float *out, float *rstd, const float *inp, const float *weight,
+int cpu_embedding_forward(Backend *b, void *out, const int32_t *ids, const void *wte, int T, int C, int V);
+int cpu_embedding_backward(Backend *b, float *dwte, const void *dout, const int32_t *ids, int T, int C, int V);
+int cpu_rmsnorm_forward(Backend *b, void *out, float *rstd, const void *inp, const void *weight,
                         int T, int C, float eps);
-int cpu_rmsnorm_backward(Backend *b, float *dinp, float *dweight, const float *dout, const float *inp,
-                         const float *weight, const float *rstd, int T, int C);
-int cpu_rope_forward(Backend *b, float *x, const int32_t *pos, const float *inv_freq, int T, int n_heads,
+int cpu_rmsnorm_backward(Backend *b, void *dinp, float *dweight, const void *dout, const void *inp,
+                         const void *weight, const float *rstd, int T, int C);
+int cpu_rope_forward(Backend *b, void *x, const int32_t *pos, const float *inv_freq, int T, int n_heads,
                      int head_dim);
-int cpu_rope_backward(Backend *b, float *dx, const int32_t *pos, const float *inv_freq, int T, int n_heads,
+int cpu_rope_backward(Backend *b, void *dx, const int32_t *pos, const float *inv_freq, int T, int n_heads,
                       int head_dim);
-int cpu_attention_forward(Backend *b, float *out, float *lse, const float *q, const float *k, const float *v,
+int cpu_attention_forward(Backend *b, void *out, float *lse, const void *q, const void *k, const void *v,
                           const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
                           int n_heads, int n_kv_heads, int head_dim);
-int cpu_attention_backward(Backend *b, float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *out, const float *lse,
+int cpu_attention_backward(Backend *b, void *dq, void *dk, void *dv, const void *dout, const void *q,
+                           const void *k, const void *v, const void *out, const float *lse,
                            const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
                            int T, int n_heads, int n_kv_heads, int head_dim);
-int cpu_swiglu_forward(Backend *b, float *out, const float *gate, const float *up, size_t n);
-int cpu_swiglu_backward(Backend *b, float *dgate, float *dup, const float *dout, const float *gate,
-                        const float *up, size_t n);
+int cpu_swiglu_forward(Backend *b, void *out, const void *gate, const void *up, size_t n);
+int cpu_swiglu_backward(Backend *b, void *dgate, void *dup, const void *dout, const void *gate,
+                        const void *up, size_t n);
 int cpu_logprob_forward(Backend *b, float *logp, float *entropy, float *lse, const float *logits,
                         const int32_t *targets, int T, int V, float inv_temp);
-int cpu_logprob_backward(Backend *b, float *dlogits, const float *dlogp, const float *logits,
+int cpu_logprob_backward(Backend *b, void *dlogits, const float *dlogp, const float *logits,
                          const int32_t *targets, const float *lse, int T, int V, float inv_temp);
-int cpu_add(Backend *b, float *out, const float *x, const float *y, size_t n);
-int cpu_bias_forward(Backend *b, float *out, const float *bias, int T, int N);
-int cpu_bias_backward(Backend *b, float *dbias, const float *dout, int T, int N);
+int cpu_add(Backend *b, void *out, const void *x, const void *y, size_t n);
+int cpu_bias_forward(Backend *b, void *out, const void *bias, int T, int N);
+int cpu_bias_backward(Backend *b, float *dbias, const void *dout, int T, int N);
 // y (M, N) = alpha * x (M, K) @ W^T (+ y) for M <= CPU_SMALL_M (matmul_small.c).
 #ifndef CPU_SMALL_M
 #define CPU_SMALL_M 8
@@ -54,9 +54,14 @@ void cpu_matmul_small(float *y, const float *x, const float *w, int M, int N, in
 // OpenBLAS's kernel set ("SkylakeX", "Haswell", ...); blas_core.c also fixes
 // a failed CPU detection at startup.
 const char *cpu_blas_core(void);
-int cpu_scatter_rows(Backend *b, float *dst, const float *src, const int32_t *dst_rows, int n, int dim);
+int cpu_scatter_rows(Backend *b, void *dst, const void *src, const int32_t *dst_rows, int n, int dim);
 // optim.c
-int cpu_adamw(Backend *b, float *params, float *m, float *v, const float *grads, size_t n, const BackendAdamW *h);
+int cpu_adamw(Backend *b, float *params, void *params_cd, float *m, float *v, const float *grads, size_t n,
+              const BackendAdamW *h);
+// convert.c: fp32 <-> bf16 (uint16_t, round to nearest even) and same-type copies
+int cpu_convert(Backend *b, void *dst, BackendDtype dst_dt, const void *src, BackendDtype src_dt, size_t n);
+uint16_t cpu_f32_to_bf16(float f);
+float cpu_bf16_to_f32(uint16_t h);
 int cpu_sumsq(Backend *b, double *host_out, const float *x, size_t n);
 int cpu_scale(Backend *b, float *x, float s, size_t n);
 // sample.c

@@ -4,7 +4,9 @@
 
 #include "kernels/cpu/cpu_ops.h"
 
-int cpu_swiglu_forward(Backend *b, float *out, const float *gate, const float *up, size_t n) {
+int cpu_swiglu_forward(Backend *b, void *out_, const void *gate_, const void *up_, size_t n) {
+    float *out = out_;
+    const float *gate = gate_, *up = up_;
     // out, gate, up (n) = (T, F) flattened
 #pragma omp parallel for schedule(static) if(n >= CPU_PAR_MIN / 8)
     for (size_t i = 0; i < n; i++) {
@@ -14,8 +16,10 @@ int cpu_swiglu_forward(Backend *b, float *out, const float *gate, const float *u
     return GRPO_OK;
 }
 
-int cpu_swiglu_backward(Backend *b, float *dgate, float *dup, const float *dout, const float *gate,
-                        const float *up, size_t n) {
+int cpu_swiglu_backward(Backend *b, void *dgate_, void *dup_, const void *dout_, const void *gate_,
+                        const void *up_, size_t n) {
+    float *dgate = dgate_, *dup = dup_;
+    const float *dout = dout_, *gate = gate_, *up = up_;
     // silu'(g) = sig(g) * (1 + g * (1 - sig(g)))
 #pragma omp parallel for schedule(static) if(n >= CPU_PAR_MIN / 8)
     for (size_t i = 0; i < n; i++) {
@@ -27,13 +31,17 @@ int cpu_swiglu_backward(Backend *b, float *dgate, float *dup, const float *dout,
     return GRPO_OK;
 }
 
-int cpu_add(Backend *b, float *out, const float *x, const float *y, size_t n) {
+int cpu_add(Backend *b, void *out_, const void *x_, const void *y_, size_t n) {
+    float *out = out_;
+    const float *x = x_, *y = y_;
 #pragma omp parallel for schedule(static) if(n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = x[i] + y[i];
     return GRPO_OK;
 }
 
-int cpu_bias_forward(Backend *b, float *out, const float *bias, int T, int N) {
+int cpu_bias_forward(Backend *b, void *out_, const void *bias_, int T, int N) {
+    float *out = out_;
+    const float *bias = bias_;
     // out (T, N) += bias (N)
 #pragma omp parallel for schedule(static) if((size_t)T * N >= CPU_PAR_MIN)
     for (int t = 0; t < T; t++) {
@@ -43,7 +51,8 @@ int cpu_bias_forward(Backend *b, float *out, const float *bias, int T, int N) {
     return GRPO_OK;
 }
 
-int cpu_bias_backward(Backend *b, float *dbias, const float *dout, int T, int N) {
+int cpu_bias_backward(Backend *b, float *dbias, const void *dout_, int T, int N) {
+    const float *dout = dout_;
     // dbias (N) += sum over t of dout (T, N); split by column for a fixed order
 #pragma omp parallel for schedule(static) if((size_t)T * N >= CPU_PAR_MIN)
     for (int j0 = 0; j0 < N; j0 += 64) {
@@ -56,7 +65,9 @@ int cpu_bias_backward(Backend *b, float *dbias, const float *dout, int T, int N)
     return GRPO_OK;
 }
 
-int cpu_scatter_rows(Backend *b, float *dst, const float *src, const int32_t *dst_rows, int n, int dim) {
+int cpu_scatter_rows(Backend *b, void *dst_, const void *src_, const int32_t *dst_rows, int n, int dim) {
+    float *dst = dst_;
+    const float *src = src_;
     // dst (*, dim) rows dst_rows[i] = src (n, dim) row i
 #pragma omp parallel for schedule(static) if((size_t)n * dim >= CPU_PAR_MIN)
     for (int i = 0; i < n; i++)

@@ -3,7 +3,9 @@
 
 #include "kernels/cpu/cpu_ops.h"
 
-int cpu_embedding_forward(Backend *b, float *out, const int32_t *ids, const float *wte, int T, int C, int V) {
+int cpu_embedding_forward(Backend *b, void *out_, const int32_t *ids, const void *wte_, int T, int C, int V) {
+    float *out = out_;
+    const float *wte = wte_;
     // out (T, C), ids (T), wte (V, C)
     for (int t = 0; t < T; t++)
         if (ids[t] < 0 || ids[t] >= V)
@@ -14,7 +16,8 @@ int cpu_embedding_forward(Backend *b, float *out, const int32_t *ids, const floa
     return GRPO_OK;
 }
 
-int cpu_embedding_backward(Backend *b, float *dwte, const float *dout, const int32_t *ids, int T, int C, int V) {
+int cpu_embedding_backward(Backend *b, float *dwte, const void *dout_, const int32_t *ids, int T, int C, int V) {
+    const float *dout = dout_;
     // dwte (V, C) +=, dout (T, C). Tokens repeat, so threads split the channels
     // rather than the tokens: no two threads touch the same element, and the
     // summation order per element is fixed (deterministic).

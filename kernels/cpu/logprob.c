@@ -35,8 +35,9 @@ int cpu_logprob_forward(Backend *b, float *logp, float *entropy, float *lse, con
     return GRPO_OK;
 }
 
-int cpu_logprob_backward(Backend *b, float *dlogits, const float *dlogp, const float *logits,
+int cpu_logprob_backward(Backend *b, void *dlogits_, const float *dlogp, const float *logits,
                          const int32_t *targets, const float *lse, int T, int V, float inv_temp) {
+    float *dlogits = dlogits_;
     // dlogits (T, V) overwritten (may alias logits): dlogp * (onehot - softmax) * inv_temp
 #pragma omp parallel for schedule(static) if((size_t)T * V >= CPU_PAR_MIN / 8)
     for (int t = 0; t < T; t++) {

@@ -5,7 +5,8 @@
 
 #include "kernels/cpu/cpu_ops.h"
 
-int cpu_adamw(Backend *b, float *params, float *m, float *v, const float *grads, size_t n, const BackendAdamW *h) {
+int cpu_adamw(Backend *b, float *params, void *params_cd, float *m, float *v, const float *grads, size_t n,
+              const BackendAdamW *h) {
     const float b1 = h->beta1, b2 = h->beta2, step = h->step, decay = h->decay;
     const float inv_sqrt_bc2 = h->inv_sqrt_bc2, eps = h->eps;
     const long nn = (long)n;
@@ -16,6 +17,8 @@ int cpu_adamw(Backend *b, float *params, float *m, float *v, const float *grads,
         v[i] = b2 * v[i] + (1.0f - b2) * g * g;
         params[i] = params[i] * decay - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
     }
+    // The CPU computes in fp32, so a separate working copy is only ever a copy.
+    if (params_cd && params_cd != (void *)params) return cpu_convert(b, params_cd, b->cdt, params, BE_F32, n);
     return GRPO_OK;
 }
 

@@ -3,8 +3,10 @@
 
 #include "kernels/cpu/cpu_ops.h"
 
-int cpu_rmsnorm_forward(Backend *b, float *out, float *rstd, const float *inp, const float *weight,
+int cpu_rmsnorm_forward(Backend *b, void *out_, float *rstd, const void *inp_, const void *weight_,
                         int T, int C, float eps) {
+    float *out = out_;
+    const float *inp = inp_, *weight = weight_;
     // out, inp (T, C); weight (C); rstd (T) or NULL
 #pragma omp parallel for schedule(static) if((size_t)T * C >= CPU_PAR_MIN)
     for (int t = 0; t < T; t++) {
@@ -19,8 +21,10 @@ int cpu_rmsnorm_forward(Backend *b, float *out, float *rstd, const float *inp, c
     return GRPO_OK;
 }
 
-int cpu_rmsnorm_backward(Backend *b, float *dinp, float *dweight, const float *dout, const float *inp,
-                         const float *weight, const float *rstd, int T, int C) {
+int cpu_rmsnorm_backward(Backend *b, void *dinp_, float *dweight, const void *dout_, const void *inp_,
+                         const void *weight_, const float *rstd, int T, int C) {
+    float *dinp = dinp_;
+    const float *dout = dout_, *inp = inp_, *weight = weight_;
     // dinp (T, C) +=; dweight (C) +=; dout, inp (T, C); rstd (T)
     // dx = r * (w*dy - x * r^2 * mean(w*dy*x))
 #pragma omp parallel for schedule(static) if((size_t)T * C >= CPU_PAR_MIN)

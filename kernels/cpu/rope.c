@@ -25,14 +25,14 @@ static void rope_rotate(float *x, const int32_t *pos, const float *inv_freq, int
     }
 }
 
-int cpu_rope_forward(Backend *b, float *x, const int32_t *pos, const float *inv_freq, int T, int n_heads,
+int cpu_rope_forward(Backend *b, void *x, const int32_t *pos, const float *inv_freq, int T, int n_heads,
                      int head_dim) {
     if (head_dim % 2) return grpo_fail(GRPO_EINVAL, "rope: head_dim %d is odd", head_dim);
     rope_rotate(x, pos, inv_freq, T, n_heads, head_dim, 1.0f);
     return GRPO_OK;
 }
 
-int cpu_rope_backward(Backend *b, float *dx, const int32_t *pos, const float *inv_freq, int T, int n_heads,
+int cpu_rope_backward(Backend *b, void *dx, const int32_t *pos, const float *inv_freq, int T, int n_heads,
                       int head_dim) {
     if (head_dim % 2) return grpo_fail(GRPO_EINVAL, "rope: head_dim %d is odd", head_dim);
     rope_rotate(dx, pos, inv_freq, T, n_heads, head_dim, -1.0f);
