@@ -571,7 +571,7 @@ int main(void) {
     test_adamw_working_copy(BE_F32);
     test_convert();
     if (self) {
-        printf("%s: bf16 checks (adamw working copy, non-finite bf16 data): SKIPPED: the cpu backend computes in fp32 "
+        printf("%s: bf16 checks (adamw working copy, non-finite bf16 data, the bf16 step): SKIPPED: the cpu backend computes in fp32 "
                "only\n", name);
     } else {
         test_adamw_working_copy(BE_BF16);
