@@ -432,11 +432,24 @@ static int have_model_ops(Backend *b) {
            b->logprob_forward && b->logprob_backward && b->add && b->bias_forward && b->bias_backward && b->scatter_rows;
 }
 
-static void test_whole_step(void) {
+// One GRPO step and generation on the GPU against the CPU (fp32) from the same
+// weights. In fp32 the GPU must agree to float rounding. In bf16 (weights'
+// working copy, activations and their gradients rounded to 8 significant bits,
+// relative error up to 2^-8 per rounding, a few dozen roundings deep) the
+// loss, gradient norm and entropy must agree to 2% and the parameters after
+// the step to 10% of the largest move the CPU's step made (lr 1e-2; the CUDA
+// emulator, 2026-11-29: 2e-4, 1e-3, 1e-5 and 2%); greedy tokens may differ in
+// bf16 (near-tied logits of a random model), so only sampled determinism is
+// checked there. The precision changes between the two runs only while no
+// model exists on gpu.
+static void test_whole_step(int bf16) {
     if (!have_model_ops(gpu)) {
         printf("test_cuda_train: NOTE: whole-step and generation checks not run: the CUDA backend lacks the model's ops\n");
         return;
     }
+    CHECK(backend_set_precision(gpu, bf16 ? "bf16" : "fp32") == GRPO_OK, "%s", grpo_errmsg());
+    const char *tag = bf16 ? "bf16" : "fp32";
+    const double tol = bf16 ? 2e-2 : 1e-4;
     ModelConfig mc;
     model_config_default(&mc, MODEL_QWEN2);
     mc.hidden = 64, mc.ffn = 96, mc.n_layers = 2, mc.n_heads = 4, mc.n_kv_heads = 2, mc.head_dim = 16, mc.vocab = 97;
@@ -475,9 +488,13 @@ static void test_whole_step(void) {
     CHECK(policy_update(mcpu, NULL, &oc, groups, 2, &uo, &sc) == GRPO_OK, "cpu update: %s", grpo_errmsg());
     CHECK(policy_update(mgpu, NULL, &og, groups, 2, &uo, &sg) == GRPO_OK, "cuda update: %s", grpo_errmsg());
     CHECK(sc.n_updates == 1 && sg.n_updates == 1, "updates %d %d", sc.n_updates, sg.n_updates);
-    CHECK(fabs(sg.loss - sc.loss) <= 1e-4 * (1 + fabs(sc.loss)), "loss %.9g vs cpu %.9g", sg.loss, sc.loss);
-    CHECK(fabs(sg.grad_norm - sc.grad_norm) <= 1e-4 * sc.grad_norm, "grad norm %.9g vs cpu %.9g", sg.grad_norm, sc.grad_norm);
-    CHECK(fabs(sg.entropy - sc.entropy) <= 1e-4 * (1 + sc.entropy), "entropy %.9g vs cpu %.9g", sg.entropy, sc.entropy);
+    CHECK(fabs(sg.loss - sc.loss) <= tol * (1 + fabs(sc.loss)), "%s: loss %.9g vs cpu %.9g", tag, sg.loss, sc.loss);
+    CHECK(fabs(sg.grad_norm - sc.grad_norm) <= tol * sc.grad_norm, "%s: grad norm %.9g vs cpu %.9g", tag, sg.grad_norm,
+          sc.grad_norm);
+    CHECK(fabs(sg.entropy - sc.entropy) <= tol * (1 + sc.entropy), "%s: entropy %.9g vs cpu %.9g", tag, sg.entropy,
+          sc.entropy);
+    printf("test_cuda_train: %s step: loss %.6g (cpu %.6g), grad norm %.6g (cpu %.6g), entropy %.6g (cpu %.6g)\n", tag,
+           sg.loss, sc.loss, sg.grad_norm, sc.grad_norm, sg.entropy, sc.entropy);
     float *pg = malloc(mgpu->n_params * 4);
     get(pg, mgpu->params, mgpu->n_params * 4);
     double worst = 0, moved = 0;
@@ -491,8 +508,9 @@ static void test_whole_step(void) {
     CHECK(model_build(&fresh, &mc, cpu) == GRPO_OK && model_init_random(fresh, 3, 0.05f) == GRPO_OK, "fresh");
     for (size_t i = 0; fresh && i < mcpu->n_params; i++) moved = fmax(moved, fabs((double)mcpu->params[i] - fresh->params[i]));
     CHECK(moved > 1e-3, "the step moved no parameter (max %g): the comparison would be empty", moved);
-    CHECK(worst < 1e-5, "parameters after one GRPO step: max abs diff %g at %zu (cpu %g, cuda %g)", worst, at,
-          mcpu->params[at], pg[at]);
+    CHECK(worst < (bf16 ? 0.1 * moved : 1e-5), "%s: parameters after one GRPO step: max abs diff %g at %zu (cpu %g, "
+          "cuda %g; largest move %g)", tag, worst, at, mcpu->params[at], pg[at], moved);
+    printf("test_cuda_train: %s step: parameters within %.3g of the cpu's (largest move %.3g)\n", tag, worst, moved);
     // The NaN hook: a poisoned gradient skips the step on the GPU too.
     uo.poison_grads = 1;
     CHECK(policy_update(mgpu, NULL, &og, groups, 2, &uo, &sg) == GRPO_OK && sg.n_skipped == 1 && sg.n_updates == 0,
@@ -515,8 +533,13 @@ static void test_whole_step(void) {
         same &= rc[s].n_tokens == rg[s].n_tokens && !memcmp(rc[s].tokens, rg[s].tokens, (size_t)rc[s].n_tokens * 4);
         for (int i = 0; i < rc[s].n_tokens && i < rg[s].n_tokens; i++) lpw = fmax(lpw, fabs(rc[s].logprobs[i] - rg[s].logprobs[i]));
     }
-    CHECK(same, "greedy generation: CUDA tokens differ from the CPU's");
-    CHECK(lpw < 1e-4, "greedy generation: log-probs differ by %g", lpw);
+    if (!bf16) {
+        CHECK(same, "greedy generation: CUDA tokens differ from the CPU's");
+        CHECK(lpw < 1e-4, "greedy generation: log-probs differ by %g", lpw);
+    } else {
+        printf("test_cuda_train: bf16 greedy generation: %s the cpu's tokens; log-probs within %.3g\n",
+               same ? "the same as" : "differs from", lpw);
+    }
     gen_results_free(rc, 4), gen_results_free(rg, 4);
     // Sampled generation is deterministic on the GPU.
     gc.sampler = (SamplerConfig){1, 20, 0.9f, 0};
@@ -548,15 +571,15 @@ int main(void) {
     test_adamw_working_copy(BE_F32);
     test_convert();
     if (self) {
-        printf("%s: bf16 checks (adamw working copy, non-finite bf16 data): SKIPPED: the cpu backend computes in fp32 "
+        printf("%s: bf16 checks (adamw working copy, non-finite bf16 data, the bf16 step): SKIPPED: the cpu backend computes in fp32 "
                "only\n", name);
     } else {
         test_adamw_working_copy(BE_BF16);
         test_bf16_nonfinite();
     }
     test_sampling();
-    CHECK(backend_set_precision(gpu, "fp32") == GRPO_OK, "%s", grpo_errmsg());
-    test_whole_step();
+    test_whole_step(0);
+    if (!self) test_whole_step(1);
     backend_close(gpu);
     backend_close(cpu);
     return tu_finish(name);
