@@ -16,7 +16,7 @@
 #include "policy/model.h"
 #include "rl/optim.h"
 #include "testlib.h"
-#include "tu_bf16.h"
+#include "tu_bf16_backend.h"
 
 static ModelConfig tiny(void) {
     ModelConfig c;

@@ -21,7 +21,7 @@
 #include "policy/generate.h"
 #include "policy/model.h"
 #include "testlib.h"
-#include "tu_bf16.h"
+#include "tu_bf16_backend.h"
 #include "tu_compare.h"
 
 static Backend *cpu, *gpu, *gpu16; // gpu computes in fp32, gpu16 in bf16
