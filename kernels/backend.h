@@ -201,6 +201,22 @@ struct Backend {
     int (*mem_stats)(Backend *b, size_t *host_in_use, size_t *host_peak, size_t *host_total);
 
     void (*destroy)(Backend *b);
+
+    // ---- graphs (CUDA graphs; NULL on the CPU, where there is nothing to
+    // save). Appended last. Between graph_begin and graph_end the ops queued
+    // on b are recorded, not run; graph_launch runs the recording again with
+    // the same pointers and sizes (kernel arguments are captured by value, so
+    // only the contents of memory may change between launches). Inside a
+    // capture nothing may allocate or synchronise: alloc, to_host, sync,
+    // sumsq and ops whose scratch would grow fail (the caller runs eagerly).
+    // graph_end always ends the capture: on success *graph is an executable
+    // graph (free with graph_free); on failure *graph is NULL, the device's
+    // error is cleared and a status says why. A caller whose op failed inside
+    // the captured region still calls graph_end, then frees any graph it got.
+    int (*graph_begin)(Backend *b);
+    int (*graph_end)(Backend *b, void **graph);
+    int (*graph_launch)(Backend *b, void *graph);
+    void (*graph_free)(Backend *b, void *graph);
 };
 
 // Opens a backend by name: "cpu", "cuda" or "auto" (cuda only when a usable GPU

@@ -1,6 +1,7 @@
 // Batched KV-cache generation (layout and prefix sharing: see generate.h).
 #include "policy/generate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,9 @@ typedef struct {
     uint64_t *rng;        // backend (S, 4): each sequence's xoshiro256** state
     BackendSampleCfg *cfg; // backend (S): each sequence's sampling settings
     size_t n_idx;         // ints in the index arrays
+    void **graphs;        // (S) decode graph for na active sequences at [na - 1], NULL until captured
+    int use_graphs;       // 0: eager (no backend graphs, switched off, or a capture failed)
+    GenGraphStats *gs;    // the caller's, or a local one
 } Gen;
 
 // Carves n elements of esize bytes (64-byte aligned); with base NULL it only counts.
@@ -90,17 +94,13 @@ static int linear(Backend *b, void *y, const void *x, const void *w, const void 
     return bias ? b->bias_forward(b, y, bias, T, N) : GRPO_OK;
 }
 
-// Runs `nseq` sequences forward: sequence i appends count[i] tokens (from
-// toks, packed) at positions pos0[i].. into cache slot slot[i]. Leaves the
-// next-token logits of each sequence's last new token in g->logits (nseq, V),
-// in backend memory. The caller has filled g->h_seq for the sampling after.
-static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const int *count, const int32_t *toks) {
-    Model *m = g->m;
+// Fills and uploads the index arrays for `nseq` sequences: sequence i appends
+// count[i] tokens (from toks, packed) at positions pos0[i].. into cache slot
+// slot[i]. The caller has filled g->h_seq for the sampling after. Returns the
+// number of new tokens in *T.
+static int gen_upload(Gen *g, int nseq, const int *slot, const int *pos0, const int *count, const int32_t *toks,
+                      int *T_out) {
     Backend *b = g->b;
-    const ModelConfig *c = &m->cfg;
-    const int C = c->hidden, F = c->ffn, nh = c->n_heads, nkv = c->n_kv_heads, hd = c->head_dim, V = c->vocab;
-    const int qd = nh * hd, kvd = nkv * hd;
-    const float eps = (float)c->rms_eps;
     int T = 0;
     for (int i = 0; i < nseq; i++) {
         g->h_qs[i] = T;
@@ -113,7 +113,21 @@ static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const in
         }
     }
     g->h_qs[nseq] = T;
-    TRY(b->to_device(b, g->idx, g->h_idx, g->n_idx * sizeof(int32_t))); // one synchronising copy per step
+    *T_out = T;
+    return b->to_device(b, g->idx, g->h_idx, g->n_idx * sizeof(int32_t)); // one synchronising copy per step
+}
+
+// The device work of a step whose indices gen_upload put in place: leaves the
+// next-token logits of each sequence's last new token in g->logits (nseq, V),
+// in backend memory. Reads only device memory and never synchronises, so a
+// decode step can be captured as a graph (shapes depend only on nseq and T).
+static int gen_forward(Gen *g, int nseq, int T) {
+    Model *m = g->m;
+    Backend *b = g->b;
+    const ModelConfig *c = &m->cfg;
+    const int C = c->hidden, F = c->ffn, nh = c->n_heads, nkv = c->n_kv_heads, hd = c->head_dim, V = c->vocab;
+    const int qd = nh * hd, kvd = nkv * hd;
+    const float eps = (float)c->rms_eps;
     TRY(b->embedding_forward(b, g->x, g->ids, m->w.wte, T, C, V));
     size_t layer_rows = (size_t)g->S * g->maxT * kvd;
     for (int l = 0; l < c->n_layers; l++) {
@@ -150,13 +164,77 @@ static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const in
     return b->matmul(b, g->logits, BE_F32, g->xn, m->w.lm_head, nseq, V, C, 0, 1, 1.0f, 0);
 }
 
+// A prefill or eager step: upload, then the device work.
+static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const int *count, const int32_t *toks) {
+    int T = 0;
+    TRY(gen_upload(g, nseq, slot, pos0, count, toks, &T));
+    return gen_forward(g, nseq, T);
+}
+
 // Samples logits rows 0 .. n-1 on the backend (row r for sequence h_seq[r],
-// uploaded by gen_step) and copies back only the n tokens and log-probs.
-static int gen_sample(Gen *g, int n) {
+// uploaded by gen_upload): device work only, no synchronisation.
+static int gen_sample_dev(Gen *g, int n) {
     Backend *b = g->b;
     int st = b->sample(b, g->out, (float *)(g->out + g->Lw), g->rng, g->logits, g->seq, g->cfg, n, g->m->cfg.vocab);
-    if (st) return grpo_wrap(st, "generate: ");
-    return b->to_host(b, g->h_out, g->out, ((size_t)g->Lw + n) * sizeof(int32_t));
+    return st ? grpo_wrap(st, "generate: ") : GRPO_OK;
+}
+
+// Copies back only the n tokens and log-probs that gen_sample_dev wrote.
+static int gen_fetch(Gen *g, int n) {
+    return g->b->to_host(g->b, g->h_out, g->out, ((size_t)g->Lw + n) * sizeof(int32_t));
+}
+
+static int gen_sample(Gen *g, int n) {
+    TRY(gen_sample_dev(g, n));
+    return gen_fetch(g, n);
+}
+
+// Captures the device work of a decode step with na active sequences (one
+// token each: forward + sampling) as a graph. On any failure the capture is
+// ended and discarded, graphs are switched off for this call and GRPO_OK is
+// returned: the caller then runs the step eagerly (nothing captured ran).
+static int gen_capture(Gen *g, int na) {
+    Backend *b = g->b;
+    void *graph = NULL;
+    int st = b->graph_begin(b);
+    if (!st) {
+        int work = gen_forward(g, na, na);
+        if (!work) work = gen_sample_dev(g, na);
+        char why[sizeof g->gs->why] = "";
+        if (work) snprintf(why, sizeof why, "%s", grpo_errmsg());
+        st = b->graph_end(b, &graph); // always ends the capture
+        if (work) {
+            b->graph_free(b, graph);
+            graph = NULL;
+            st = grpo_fail(work, "%s", why);
+        }
+    }
+    if (st) {
+        g->use_graphs = 0;
+        g->gs->failed++;
+        snprintf(g->gs->why, sizeof g->gs->why, "%s", grpo_errmsg());
+        return GRPO_OK;
+    }
+    g->graphs[na - 1] = graph;
+    g->gs->captured++;
+    return GRPO_OK;
+}
+
+// One decode step (na sequences, one token each) through its graph when
+// graphs are on, else eagerly; leaves the tokens in g->h_out.
+static int gen_decode(Gen *g, int na, const int *slot, const int *pos0, const int *count, const int32_t *toks) {
+    Backend *b = g->b;
+    int T = 0;
+    TRY(gen_upload(g, na, slot, pos0, count, toks, &T));
+    if (g->use_graphs && !g->graphs[na - 1]) TRY(gen_capture(g, na));
+    if (g->use_graphs) {
+        TRY(b->graph_launch(b, g->graphs[na - 1]));
+        g->gs->launched++;
+    } else {
+        TRY(gen_forward(g, na, T));
+        TRY(gen_sample_dev(g, na));
+    }
+    return gen_fetch(g, na);
 }
 
 // Copies prompt KV rows (len of them) from slot `from` to slot `to` in every layer.
@@ -273,7 +351,13 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
     int maxlen = 0;
     for (int p = 0; p < n_prompts; p++) maxlen = prompt_lens[p] > maxlen ? prompt_lens[p] : maxlen;
     Gen g = {0};
+    GenGraphStats local_gs;
     g.m = m, g.b = b, g.S = S, g.cs = backend_dtype_size(b->cdt);
+    g.gs = c->graph_stats ? c->graph_stats : &local_gs;
+    memset(g.gs, 0, sizeof *g.gs);
+    const char *env = getenv("GRPO_CUDA_GRAPHS"); // the one place the switch is read
+    g.use_graphs = !c->no_graphs && !(env && !strcmp(env, "0")) && b->graph_begin && b->graph_end &&
+                   b->graph_launch && b->graph_free;
     g.maxT = maxlen + c->max_tokens < m->cfg.max_pos ? maxlen + c->max_tokens : m->cfg.max_pos;
     int budget = c->prefill_tokens > 0 ? c->prefill_tokens : 2048;
     if (budget < maxlen) budget = maxlen;
@@ -295,11 +379,12 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
     int *slot = malloc((size_t)S * 3 * sizeof(int)), *unit_prompt = malloc((size_t)S * sizeof(int));
     int32_t *toks = malloc((size_t)g.Tw * sizeof(int32_t));
     Rng *rng = malloc((size_t)S * sizeof(Rng));
+    g.graphs = calloc((size_t)S, sizeof(void *));
     BackendSampleCfg *cfg = malloc((size_t)S * sizeof *cfg);
     e.text = calloc((size_t)S, sizeof(TextBuf));
     e.done = calloc((size_t)S, sizeof(int));
     e.cache_len = calloc((size_t)S, sizeof(int));
-    int ok = g.h_idx && g.h_out && slot && unit_prompt && toks && rng && cfg && e.text && e.done && e.cache_len;
+    int ok = g.graphs && g.h_idx && g.h_out && slot && unit_prompt && toks && rng && cfg && e.text && e.done && e.cache_len;
     for (int s = 0; ok && s < S; s++) {
         results[s].tokens = malloc((size_t)c->max_tokens * sizeof(int32_t));
         results[s].logprobs = malloc((size_t)c->max_tokens * sizeof(float));
@@ -370,15 +455,18 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
             na++;
         }
         if (!na) break;
-        if ((st = gen_step(&g, na, slot, pos0, count, toks))) break;
+        if ((st = gen_decode(&g, na, slot, pos0, count, toks))) break;
         for (int i = 0; i < na; i++) e.cache_len[slot[i]]++;
-        if ((st = gen_sample(&g, na)) || (st = emit_rows(&g, &e, na))) break;
+        if ((st = emit_rows(&g, &e, na))) break;
     }
 done:
     if (st) gen_results_free(results, S);
     for (int s = 0; e.text && s < S; s++) free(e.text[s].buf);
     free(g.h_idx), free(g.h_out), free(slot), free(unit_prompt), free(toks), free(rng), free(cfg);
     free(e.text), free(e.done), free(e.cache_len);
+    for (int i = 0; g.graphs && i < S; i++)
+        if (g.graphs[i]) b->graph_free(b, g.graphs[i]);
+    free(g.graphs);
     b->free(b, g.block);
     return st;
 }

@@ -22,6 +22,13 @@ typedef enum { GEN_FINISH_STOP = 0, GEN_FINISH_LENGTH = 1 } GenFinish;
 
 const char *gen_finish_name(GenFinish f); // "stop" | "length"
 
+// What generate() did with graphs: decode steps run through a graph, graphs
+// captured, and the reason the last capture failed ("" when none did).
+typedef struct {
+    int launched, captured, failed;
+    char why[200];
+} GenGraphStats;
+
 typedef struct {
     SamplerConfig sampler;
     int max_tokens;          // completion tokens per sequence (> 0)
@@ -39,6 +46,13 @@ typedef struct {
     int no_prefix_share;     // testing: prefill every sample's prompt separately
     int prefill_tokens;      // tokens per prefill pass (0 = 2048)
     uint64_t stream_offset;  // where this batch starts in a larger one split across processes (0 = alone)
+    // Decode steps run as backend graphs (CUDA graphs; one per number of
+    // active sequences, captured at its first use) unless no_graphs is set, the
+    // environment has GRPO_CUDA_GRAPHS=0, or the backend has none (the CPU).
+    // A capture that fails turns graphs off for the rest of the call; the
+    // results are the same bit for bit either way.
+    int no_graphs;
+    GenGraphStats *graph_stats; // optional out (tests, bench): what the graphs did
 } GenConfig;
 
 typedef struct {

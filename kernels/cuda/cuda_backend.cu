@@ -33,6 +33,7 @@ extern "C" int backend_cuda_probe(char *name, size_t name_len) {
 
 static int cuda_alloc(Backend *b, void **ptr, size_t bytes) {
     *ptr = NULL;
+    if (cuda_no_capture(b, "alloc")) return GRPO_EDEVICE;
     cudaError_t e = cudaMalloc(ptr, bytes ? bytes : 1);
     if (e != cudaSuccess) {
         *ptr = NULL;
@@ -61,6 +62,7 @@ static void cuda_free(Backend *b, void *ptr) {
 }
 
 static int cuda_to_device(Backend *b, void *dst, const void *src, size_t bytes) {
+    if (cuda_no_capture(b, "to_device")) return GRPO_EDEVICE;
     CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_ctx(b)->stream));
     // The host buffer may be reused as soon as we return.
     CUDA_TRY(cudaStreamSynchronize(cuda_ctx(b)->stream));
@@ -95,6 +97,7 @@ static int cuda_finish(Backend *b) {
 }
 
 static int cuda_to_host(Backend *b, void *dst, const void *src, size_t bytes) {
+    if (cuda_no_capture(b, "to_host")) return GRPO_EDEVICE;
     CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cuda_ctx(b)->stream));
     return cuda_finish(b);
 }
@@ -109,12 +112,17 @@ static int cuda_memset(Backend *b, void *dst, int byte, size_t bytes) {
     return GRPO_OK;
 }
 
-static int cuda_sync(Backend *b) { return cuda_finish(b); }
+static int cuda_sync(Backend *b) {
+    if (cuda_no_capture(b, "sync")) return GRPO_EDEVICE;
+    return cuda_finish(b);
+}
 
 int cuda_scratch(Backend *b, void **p, size_t bytes) {
     CudaCtx *c = cuda_ctx(b);
     *p = NULL;
     if (bytes > c->scratch_bytes) {
+        // Growing allocates: a graph being captured keeps the old address.
+        if (cuda_no_capture(b, "scratch growth")) return GRPO_EDEVICE;
         if (c->scratch) cudaFree(c->scratch);
         c->scratch = NULL;
         c->scratch_bytes = 0;
@@ -133,6 +141,7 @@ static void cuda_destroy(Backend *b) {
     CudaCtx *c = cuda_ctx(b);
     if (c) {
         if (c->cublas) cublasDestroy(c->cublas);
+        if (c->cublas_ws) cudaFree(c->cublas_ws);
         if (c->dev_err) cudaFree(c->dev_err);
         if (c->scratch) cudaFree(c->scratch);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -175,16 +184,21 @@ extern "C" int backend_cuda_create(Backend **out) {
     cuda_register_attention(b);
     cuda_register_elementwise(b);
     cuda_register_logprob(b);
+    cuda_register_graph(b);
     cudaError_t e = cudaSetDevice(0);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
     if (e == cudaSuccess) e = cudaMalloc((void **)&c->dev_err, 4 * sizeof(int));
     if (e == cudaSuccess) e = cudaMemsetAsync(c->dev_err, 0, 4 * sizeof(int), c->stream);
+    if (e == cudaSuccess) e = cudaMalloc(&c->cublas_ws, CUDA_CUBLAS_WS);
     if (e != cudaSuccess) {
         cuda_destroy(b);
         return grpo_fail(GRPO_EDEVICE, "cuda: cannot initialise the device: %s", cudaGetErrorString(e));
     }
     cublasStatus_t s = cublasCreate(&c->cublas);
     if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetStream(c->cublas, c->stream);
+    // A workspace of our own: cuBLAS then never allocates one inside a graph
+    // capture (and repeated captures do not each grow its memory).
+    if (s == CUBLAS_STATUS_SUCCESS) s = cublasSetWorkspace(c->cublas, c->cublas_ws, CUDA_CUBLAS_WS);
     if (s != CUBLAS_STATUS_SUCCESS) {
         cuda_destroy(b);
         return grpo_fail(GRPO_EDEVICE, "cublas: cannot initialise: %s", cublasGetStatusString(s));

@@ -52,7 +52,15 @@ typedef struct {
     void *scratch;       // device scratch for ops that need a temporary (grown on demand)
     size_t scratch_bytes;
     size_t peak_used;    // device bytes in use, the most seen after an allocation
+    void *cublas_ws;     // cuBLAS's fixed workspace (CUDA_CUBLAS_WS bytes): it never allocates in a capture
+    int capturing;       // between graph_begin and graph_end: no allocation, no synchronisation
 } CudaCtx;
+
+#define CUDA_CUBLAS_WS ((size_t)32 << 20)
+
+// Fails (GRPO_EDEVICE, naming `what`) while b is capturing a graph: for the
+// calls that would allocate or synchronise, which a capture cannot hold.
+int cuda_no_capture(Backend *b, const char *what);
 
 static inline CudaCtx *cuda_ctx(Backend *b) { return (CudaCtx *)b->ctx; }
 
@@ -73,6 +81,7 @@ void cuda_register_rope(Backend *b);
 void cuda_register_attention(Backend *b);
 void cuda_register_elementwise(Backend *b);
 void cuda_register_logprob(Backend *b);
+void cuda_register_graph(Backend *b);
 
 // The compute dtype's storage types (backend.h): kernels are templates on T,
 // float or bf16, read T through cload (to fp32), do all math in fp32 and

@@ -125,8 +125,7 @@ static void run_block(unsigned nthr) {
         abort();
     }
 }
-void run(dim3 g, dim3 b, std::function<void()> body, const char *name) {
-    g_name = name;
+bool launch_ok(dim3 g, dim3 b, const char *name) {
     unsigned long long nthr = (unsigned long long)b.x * b.y * b.z;
     if (g.x == 0 || g.y == 0 || g.z == 0 || g.x > 0x7fffffffu || g.y > 65535 || g.z > 65535 || nthr == 0 ||
         nthr > 1024 || b.z > 64) {
@@ -134,8 +133,14 @@ void run(dim3 g, dim3 b, std::function<void()> body, const char *name) {
                 g.z, b.x, b.y, b.z);
         last_error = cudaErrorInvalidConfiguration;
         n_problems++;
-        return;
+        return false;
     }
+    return true;
+}
+void run(dim3 g, dim3 b, std::function<void()> body, const char *name) {
+    g_name = name;
+    unsigned long long nthr = (unsigned long long)b.x * b.y * b.z;
+    if (!launch_ok(g, b, name)) return;
     if (threads.size() < nthr) {
         threads.resize(nthr);
         while (stacks.size() < nthr) stacks.push_back((char *)malloc(STACK));
@@ -150,11 +155,38 @@ void run(dim3 g, dim3 b, std::function<void()> body, const char *name) {
                 run_block((unsigned)nthr);
             }
 }
+// The one capture in progress (the emulator has one host thread).
+static cudaStream_t cap_stream;
+static bool cap_invalid;
+static std::vector<std::function<void()>> *cap_ops;
+long n_graph_launches, n_graph_ops; // replayed, for the report at exit
+bool capturing(cudaStream_t s) { return s && s == cap_stream; }
+void record(std::function<void()> op) {
+    if (!cap_invalid) cap_ops->push_back(op);
+}
+// An unsafe call while any capture is open (thread-local mode: this thread's calls).
+static cudaError_t unsafe() {
+    if (!cap_stream) return cudaSuccess;
+    cap_invalid = true;
+    return cudaErrorStreamCaptureUnsupported;
+}
 } // namespace emu
+
+struct CUgraph_st {
+    std::vector<std::function<void()>> ops;
+};
+struct CUgraphExec_st {
+    std::vector<std::function<void()>> ops;
+};
+struct cublasContext {
+    cudaStream_t stream;
+};
 
 struct Report {
     ~Report() {
         if (emu::n_problems) fprintf(stderr, "EMU: %ld problem(s) found\n", emu::n_problems);
+        if (emu::n_graph_launches && getenv("EMU_GRAPH_REPORT"))
+            fprintf(stderr, "EMU: %ld graph launch(es) replayed %ld op(s)\n", emu::n_graph_launches, emu::n_graph_ops);
     }
 } report_at_exit;
 
@@ -169,33 +201,94 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
 cudaError_t cudaGetLastError(void) { cudaError_t e = emu::last_error; emu::last_error = cudaSuccess; return e; }
 const char *cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : e == 9 ? "invalid configuration argument" : "emulated error"; }
 cudaError_t cudaMalloc(void **p, size_t bytes) {
+    if (emu::unsafe()) return cudaErrorStreamCaptureUnsupported;
     *p = malloc(bytes ? bytes : 1);
     if (!*p) return cudaErrorMemoryAllocation;
     memset(*p, 0xA5, bytes); // uninitialised device memory is garbage, not zeros
     return cudaSuccess;
 }
-cudaError_t cudaFree(void *p) { free(p); return cudaSuccess; }
+cudaError_t cudaFree(void *p) {
+    if (emu::unsafe()) return cudaErrorStreamCaptureUnsupported;
+    free(p);
+    return cudaSuccess;
+}
 cudaError_t cudaMemGetInfo(size_t *fr, size_t *total) { *fr = 100u << 20; *total = 200u << 20; return cudaSuccess; }
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind k, cudaStream_t s) {
+    if (emu::capturing(s)) {
+        // Host memory in a graph would be read or written at replay time from
+        // pageable buffers: refused here, as the driver refuses pageable copies.
+        if (k != cudaMemcpyDeviceToDevice) return emu::unsafe();
+        emu::record([=]() { memmove(dst, src, bytes); });
+        return cudaSuccess;
+    }
     memmove(dst, src, bytes);
     return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void *dst, int v, size_t bytes, cudaStream_t) { memset(dst, v, bytes); return cudaSuccess; }
+cudaError_t cudaMemsetAsync(void *dst, int v, size_t bytes, cudaStream_t s) {
+    if (emu::capturing(s)) emu::record([=]() { memset(dst, v, bytes); });
+    else memset(dst, v, bytes);
+    return cudaSuccess;
+}
 cudaError_t cudaSetDevice(int) { return cudaSuccess; }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) { *s = (cudaStream_t)malloc(1); return cudaSuccess; }
 cudaError_t cudaStreamDestroy(cudaStream_t s) { free(s); return cudaSuccess; }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t s) { return emu::capturing(s) ? emu::unsafe() : cudaSuccess; }
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
+    if (!s || emu::cap_stream) return cudaErrorIllegalState; // one capture at a time; never the legacy stream
+    emu::cap_stream = s;
+    emu::cap_invalid = false;
+    emu::cap_ops = new std::vector<std::function<void()>>();
+    return cudaSuccess;
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph) {
+    *graph = NULL;
+    if (!emu::capturing(s)) return cudaErrorIllegalState;
+    bool bad = emu::cap_invalid;
+    emu::cap_stream = NULL;
+    if (bad) {
+        delete emu::cap_ops;
+        emu::cap_ops = NULL;
+        return cudaErrorStreamCaptureInvalidated;
+    }
+    *graph = new CUgraph_st{*emu::cap_ops};
+    delete emu::cap_ops;
+    emu::cap_ops = NULL;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus *st) {
+    *st = !emu::capturing(s) ? cudaStreamCaptureStatusNone
+          : emu::cap_invalid ? cudaStreamCaptureStatusInvalidated
+                             : cudaStreamCaptureStatusActive;
+    return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long) {
+    if (!graph) return cudaErrorInvalidValue;
+    *exec = new CUgraphExec_st{graph->ops};
+    return cudaSuccess;
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
+    if (!exec) return cudaErrorInvalidValue;
+    if (emu::cap_stream) return emu::unsafe(); // nested graphs are not used here
+    (void)s;
+    emu::n_graph_launches++;
+    for (auto &op : exec->ops) op();
+    emu::n_graph_ops += (long)exec->ops.size();
+    return cudaSuccess;
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) { delete exec; return cudaSuccess; }
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) { delete graph; return cudaSuccess; }
 
-cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = (cublasHandle_t)malloc(1); return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasDestroy(cublasHandle_t h) { free(h); return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = new cublasContext{NULL}; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasDestroy(cublasHandle_t h) { delete h; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s) { h->stream = s; return CUBLAS_STATUS_SUCCESS; }
+// The naive GEMMs need no workspace; the buffer is only checked for presence.
+cublasStatus_t cublasSetWorkspace(cublasHandle_t, void *ws, size_t bytes) {
+    return ws || !bytes ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
+}
 const char *cublasGetStatusString(cublasStatus_t s) { return s ? "emulated cublas error" : "success"; }
 // Column-major C (m, n) = alpha op(A) (m, k) op(B) (k, n) + beta C, as cuBLAS defines it.
-cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                           const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
-                           float *C, int ldc) {
-    if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m || lda < 1 || ldb < 1)
-        return CUBLAS_STATUS_INVALID_VALUE;
+static void sgemm_run(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
+                      const float *A, int lda, const float *B, int ldb, const float *beta, float *C, int ldc) {
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             double s = 0;
@@ -207,6 +300,18 @@ cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation
             float *c = &C[i + (size_t)j * ldc];
             *c = (float)(*alpha * s + (*beta != 0 ? *beta * *c : 0.0f));
         }
+}
+cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
+                           float *C, int ldc) {
+    if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m || lda < 1 || ldb < 1)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (emu::capturing(h->stream)) { // host-pointer alpha, beta: their values at the call
+        float al = *alpha, be = *beta;
+        emu::record([=]() { sgemm_run(ta, tb, m, n, k, &al, A, lda, B, ldb, &be, C, ldc); });
+    } else {
+        sgemm_run(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
     return CUBLAS_STATUS_SUCCESS;
 }
 static inline double gemm_ld(const void *p, cudaDataType_t t, size_t i) {
@@ -214,16 +319,9 @@ static inline double gemm_ld(const void *p, cudaDataType_t t, size_t i) {
 }
 // Accumulates in double, then rounds the result once to C's type (the real
 // library accumulates in fp32: results agree to fp32 rounding).
-cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                            const void *alpha, const void *A, cudaDataType_t At, int lda, const void *B,
-                            cudaDataType_t Bt, int ldb, const void *beta, void *C, cudaDataType_t Ct, int ldc,
-                            cublasComputeType_t ct, cublasGemmAlgo_t) {
-    if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m || lda < 1 || ldb < 1)
-        return CUBLAS_STATUS_INVALID_VALUE;
-    if (ct != CUBLAS_COMPUTE_32F || At != Bt || (At == CUDA_R_32F && Ct != CUDA_R_32F) ||
-        (At != CUDA_R_32F && At != CUDA_R_16BF) || (Ct != CUDA_R_32F && Ct != CUDA_R_16BF))
-        return CUBLAS_STATUS_NOT_SUPPORTED;
-    float al = *(const float *)alpha, be = *(const float *)beta;
+static void gemm_ex_run(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float al, const void *A,
+                        cudaDataType_t At, int lda, const void *B, cudaDataType_t Bt, int ldb, float be, void *C,
+                        cudaDataType_t Ct, int ldc) {
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             double s = 0;
@@ -235,6 +333,22 @@ cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperatio
             if (Ct == CUDA_R_16BF) ((__nv_bfloat16 *)C)[ci] = __float2bfloat16_rn((float)r);
             else ((float *)C)[ci] = (float)r;
         }
+}
+cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                            const void *alpha, const void *A, cudaDataType_t At, int lda, const void *B,
+                            cudaDataType_t Bt, int ldb, const void *beta, void *C, cudaDataType_t Ct, int ldc,
+                            cublasComputeType_t ct, cublasGemmAlgo_t) {
+    if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m || lda < 1 || ldb < 1)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (ct != CUBLAS_COMPUTE_32F || At != Bt || (At == CUDA_R_32F && Ct != CUDA_R_32F) ||
+        (At != CUDA_R_32F && At != CUDA_R_16BF) || (Ct != CUDA_R_32F && Ct != CUDA_R_16BF))
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    // Host-pointer alpha, beta: a capture keeps their values at the call.
+    float al = *(const float *)alpha, be = *(const float *)beta;
+    if (emu::capturing(h->stream))
+        emu::record([=]() { gemm_ex_run(ta, tb, m, n, k, al, A, At, lda, B, Bt, ldb, be, C, Ct, ldc); });
+    else
+        gemm_ex_run(ta, tb, m, n, k, al, A, At, lda, B, Bt, ldb, be, C, Ct, ldc);
     return CUBLAS_STATUS_SUCCESS;
 }
 // rl/dist.c's NCCL calls: never reached by the tests (single process); fail if they are.

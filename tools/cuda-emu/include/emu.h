@@ -24,8 +24,22 @@ using std::isnan;
 #endif
 
 typedef enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2,
-               cudaErrorInvalidConfiguration = 9, cudaErrorLaunchFailure = 719 } cudaError_t;
+               cudaErrorInvalidConfiguration = 9, cudaErrorIllegalState = 401, cudaErrorLaunchFailure = 719,
+               cudaErrorStreamCaptureUnsupported = 900, cudaErrorStreamCaptureInvalidated = 901 } cudaError_t;
 typedef struct CUstream_st *cudaStream_t;
+// Graphs (the real values): while a stream captures, launches, GEMMs, memsets
+// and device-to-device copies queued on it are recorded as closures (kernel
+// arguments by value, as CUDA graphs keep them) instead of run; a launch of
+// the instantiated graph replays them in order. Allocation, synchronisation of
+// the capturing stream and copies to or from the host fail with
+// cudaErrorStreamCaptureUnsupported and invalidate the capture, as the driver
+// does in the global and thread-local modes.
+typedef struct CUgraph_st *cudaGraph_t;
+typedef struct CUgraphExec_st *cudaGraphExec_t;
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1,
+                             cudaStreamCaptureModeRelaxed = 2 };
+enum cudaStreamCaptureStatus { cudaStreamCaptureStatusNone = 0, cudaStreamCaptureStatusActive = 1,
+                               cudaStreamCaptureStatusInvalidated = 2 };
 enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
                       cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 };
 #define cudaStreamNonBlocking 0x01
@@ -51,6 +65,13 @@ cudaError_t cudaSetDevice(int d);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus *status);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 }
 template <class T> static inline cudaError_t cudaMalloc(T **p, size_t bytes) { return cudaMalloc((void **)p, bytes); }
 
@@ -64,17 +85,32 @@ void syncthreads();
 void warp_exchange(unsigned mask, const void *v, void *out, int src_lane, int size); // src_lane < 0: own
 int lane_id();
 void run(dim3 grid, dim3 block, std::function<void()> body, const char *name);
+// false (and the launch error set) for a configuration the driver refuses.
+bool launch_ok(dim3 grid, dim3 block, const char *name);
+// Whether stream s is capturing; record() adds an op to its capture (dropped
+// when the capture is already invalid).
+bool capturing(cudaStream_t s);
+void record(std::function<void()> op);
 template <class K> struct Launcher {
     K k;
     dim3 g, b;
     const char *name;
+    cudaStream_t s;
     template <class... A> void operator()(A... a) {
+        if (s && capturing(s)) {
+            K kk = k;
+            dim3 gg = g, bb = b;
+            const char *nm = name;
+            // Checked at capture as the driver does; the recording keeps the arguments' values.
+            if (launch_ok(gg, bb, nm)) record([=]() { run(gg, bb, [=]() { kk(a...); }, nm); });
+            return;
+        }
         run(g, b, [=]() { k(a...); }, name);
     }
 };
 template <class K> Launcher<K> launch(K k, const char *name, dim3 g, dim3 b, size_t smem = 0, cudaStream_t s = 0) {
-    (void)smem, (void)s;
-    return Launcher<K>{k, g, b, name};
+    (void)smem;
+    return Launcher<K>{k, g, b, name, s};
 }
 } // namespace emu
 #define EMU_LAUNCH(k, ...) emu::launch(k, #k, __VA_ARGS__)
