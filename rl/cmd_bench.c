@@ -112,7 +112,7 @@ static int time_generate(Model *m, GenConfig *c, const int32_t *const *prompts, 
 // generate time - prefill time) and train (forward + backward of the summed
 // next-token log-probs over batch x train_len tokens).
 static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, int gen_len, int train_len, int reps,
-                       double temperature, int top_k, double top_p) {
+                       double temperature, int top_k, double top_p, int no_graphs) {
     Model *m = NULL;
     if (model_load(&m, dir, b)) return cli_fail("bench");
     int rc = 1, V = m->cfg.vocab;
@@ -145,6 +145,11 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
     c.sampler.top_p = (float)top_p;
     c.seed = 1;
     c.prefill_tokens = batch * prompt_len; // one pass, as the PyTorch baseline does
+    // Decode steps through graphs (the default) or eagerly: what the graphs save
+    // is the difference in decode_tok_s. gs describes the last generate call.
+    GenGraphStats gs;
+    c.no_graphs = no_graphs;
+    c.graph_stats = &gs;
     double t_pre = 0, t_gen = 0, t_train = 1e30;
     c.max_tokens = 1;
     if (time_generate(m, &c, prompts, lens, batch, 1, &t_pre) || time_generate(m, &c, prompts, lens, batch, 3, &t_pre)) {
@@ -206,12 +211,12 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
            " \"prefill_tok_s\": %.1f, \"prefill_s\": %.4f, \"generate_s\": %.4f, \"decode_tok_s\": %.1f,"
            " \"generate_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_s\": %.4f, \"optim_s\": %.4f, \"train_step_tok_s\": %.1f,"
            " \"peak_rss_mib\": %.1f, \"peak_dev_mib\": %.1f, \"dev_total_mib\": %.1f, \"loadavg_before\": %.2f,"
-           " \"loadavg_after\": %.2f}\n",
+           " \"loadavg_after\": %.2f, \"graphs\": \"%s\", \"graph_launches\": %d}\n",
            dir, m->n_params, b->name, b->device_name, backend_dtype_name(b->cdt), omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
            temperature, batch * prompt_len / t_pre, t_pre, t_gen,
            t_dec > 0 ? batch * (gen_len - 1) / t_dec : 0.0, batch * gen_len / t_gen, batch * train_len / t_train, t_train,
            t_opt, batch * train_len / (t_train + t_opt), ru.ru_maxrss / 1024.0, dev_peak / 1048576.0, dev_total / 1048576.0,
-           load0, load1[0]);
+           load0, load1[0], no_graphs ? "off" : gs.launched ? "on" : gs.failed ? "failed" : "none", gs.launched);
     rc = 0;
 done:
     free(ids), free(prompts), free(lens), free(cu), free(lp), free(dlp);
@@ -223,11 +228,13 @@ static int run(int argc, char **argv) {
     const char *device = "auto", *precision = "auto", *matmul = NULL, *model = NULL;
     long iters = 10, batch = 8, prompt_len = 128, gen_len = 128, train_len = 0, reps = 2, top_k = 0;
     double temperature = 0, top_p = 1;
+    int no_graphs = 0;
     CliOpt opts[] = {{"--device", CLI_STR, &device}, {"--matmul", CLI_STR, &matmul}, {"--iters", CLI_INT, &iters},
                      {"--model", CLI_STR, &model}, {"--batch", CLI_INT, &batch}, {"--prompt-len", CLI_INT, &prompt_len},
                      {"--gen-len", CLI_INT, &gen_len}, {"--train-len", CLI_INT, &train_len}, {"--reps", CLI_INT, &reps},
                      {"--temperature", CLI_DOUBLE, &temperature}, {"--top-k", CLI_INT, &top_k},
-                     {"--top-p", CLI_DOUBLE, &top_p}, {"--precision", CLI_STR, &precision}};
+                     {"--top-p", CLI_DOUBLE, &top_p}, {"--precision", CLI_STR, &precision},
+                     {"--no-graphs", CLI_FLAG, &no_graphs}};
     int rc = cli_parse("bench", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
     if (!matmul && !model) return cli_error("bench", "nothing to measure: give --matmul or --model (see 'grpo bench --help')");
@@ -242,7 +249,7 @@ static int run(int argc, char **argv) {
     if (matmul) rc = bench_matmul(b, matmul, iters);
     if (!rc && model)
         rc = bench_model(b, model, (int)batch, (int)prompt_len, (int)gen_len, (int)train_len, (int)reps, temperature,
-                         (int)top_k, top_p);
+                         (int)top_k, top_p, no_graphs);
     backend_close(b);
     return rc;
 }
@@ -262,6 +269,8 @@ const GrpoCommand grpo_cmd_bench = {
     "  --temperature T sampling temperature for decode (default 0 = greedy)\n"
     "  --top-k K, --top-p P  sampling filters for decode (default off)\n"
     "  --reps N        generate timings, best of N (default 2)\n"
+    "  --no-graphs     decode eagerly instead of through CUDA graphs (the default where the\n"
+    "                  device has them); \"graphs\" in the output says on, off, failed or none\n"
     "  --matmul M,N,K  time out (M,N) = x (M,K) @ W^T with W (N,K): x, W in the compute precision,\n"
     "                  out fp32; N alone means N,N,N\n"
     "  --iters I       timed repetitions after one warm-up (default 10)\n"

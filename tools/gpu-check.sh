@@ -26,6 +26,8 @@ declare -A R # table cells
 note() { printf '[gpu-check %3ds] %s\n' $((SECONDS - T0)) "$*"; }
 # JSON number by key from a line of bench output
 jnum() { grep -o "\"$1\": *[-0-9.e+]*" | head -1 | sed 's/.*: *//'; }
+# JSON string by key
+jstr() { grep -o "\"$1\": *\"[^\"]*\"" | head -1 | sed 's/.*: *"//; s/"$//'; }
 
 # ---------------------------------------------------------------- libraries
 if [ -f .gpu-pack/sysroot.tar.gz ]; then
@@ -41,7 +43,7 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [ -d "$d" ] && LD_LIBRARY
 export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 
 # ---------------------------------------------------------------- build
-TESTS="test_matmul_cuda test_cuda_ops test_model_cuda test_cuda_train"
+TESTS="test_matmul_cuda test_cuda_ops test_model_cuda test_cuda_train test_cuda_graphs"
 targets="grpo"
 for t in $TESTS; do [ -f "tests/$t.c" ] && targets="$targets $t"; done
 BIN=$ROOT/build-gpu
@@ -157,7 +159,7 @@ bench() {
   fi
   local j
   j=$(printf '%s\n' "$out" | grep decode_tok_s | tail -1)
-  R[${name}_gen]="prefill $(jnum prefill_tok_s <<<"$j"), decode $(jnum decode_tok_s <<<"$j") tok/s"
+  R[${name}_gen]="prefill $(jnum prefill_tok_s <<<"$j"), decode $(jnum decode_tok_s <<<"$j") tok/s (graphs $(jstr graphs <<<"$j"))"
   R[${name}_train]="fwd+bwd $(jnum train_tok_s <<<"$j") tok/s; with clip+AdamW $(jnum train_step_tok_s <<<"$j") tok/s"
   R[${name}_mem]="$(jnum peak_dev_mib <<<"$j") MiB of $(jnum dev_total_mib <<<"$j")"
 }
@@ -167,6 +169,16 @@ Q05_INIT="--arch qwen2 --hidden 896 --layers 24 --heads 14 --kv-heads 2 --ffn 48
 Q05_ARGS="--batch 32 --prompt-len 256 --gen-len 128 --train-len 384 --temperature 1 --top-p 0.95 --reps 1"
 bench small bf16 "$SMALL_INIT" "$SMALL_ARGS" 60
 bench small fp32 "$SMALL_INIT" "$SMALL_ARGS" 60
+# Decode without CUDA graphs on the small model (bf16; its model from above):
+# the launch overhead the graphs remove is the difference to small bf16's decode.
+R[small_nog]=$([ $GPU = 1 ] && echo - || echo "$skip")
+if [ $GPU = 1 ] && [ -f /tmp/grpo-gpu-small/model.safetensors ]; then
+  out=$(timeout 60 "$BIN/grpo" bench --device cuda --precision bf16 --model /tmp/grpo-gpu-small $SMALL_ARGS --train-len 16 --no-graphs 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
+  j=$(printf '%s\n' "$out" | grep decode_tok_s | tail -1)
+  R[small_nog]=$([ $rc = 0 ] && [ -n "$j" ] && echo "decode $(jnum decode_tok_s <<<"$j") tok/s (graphs $(jstr graphs <<<"$j"))" || echo "FAILED rc=$rc (see gpu-check.log)")
+fi
 bench qwen05b bf16 "$Q05_INIT" "$Q05_ARGS" 150
 bench qwen05b fp32 "$Q05_INIT" "$Q05_ARGS" 120
 
@@ -184,6 +196,7 @@ bench qwen05b fp32 "$Q05_INIT" "$Q05_ARGS" 120
     printf '%-34s %s\n' "small 8L/512 b16 $p: generate" "${R[small_${p}_gen]}" \
       "small $p: train" "${R[small_${p}_train]}" \
       "small $p: peak device memory" "${R[small_${p}_mem]}"
+    [ $p = bf16 ] && printf '%-34s %s\n' "small bf16: decode, no CUDA graphs" "${R[small_nog]}"
   done
   for p in bf16 fp32; do
     printf '%-34s %s\n' "0.5B qwen2 b32 $p: generate" "${R[qwen05b_${p}_gen]}" \
