@@ -191,9 +191,9 @@ static int gen_sample(Gen *g, int n) {
 
 // Captures the device work of a decode step with na active sequences (one
 // token each: forward + sampling) as a graph. On any failure the capture is
-// ended and discarded, graphs are switched off for this call and GRPO_OK is
-// returned: the caller then runs the step eagerly (nothing captured ran).
-static int gen_capture(Gen *g, int na) {
+// ended and discarded and graphs are switched off for this call: the caller
+// then runs the step eagerly (nothing captured ran). Never fails.
+static void gen_capture(Gen *g, int na) {
     Backend *b = g->b;
     void *graph = NULL;
     int st = b->graph_begin(b);
@@ -213,11 +213,10 @@ static int gen_capture(Gen *g, int na) {
         g->use_graphs = 0;
         g->gs->failed++;
         snprintf(g->gs->why, sizeof g->gs->why, "%s", grpo_errmsg());
-        return GRPO_OK;
+        return;
     }
     g->graphs[na - 1] = graph;
     g->gs->captured++;
-    return GRPO_OK;
 }
 
 // One decode step (na sequences, one token each) through its graph when
@@ -226,7 +225,7 @@ static int gen_decode(Gen *g, int na, const int *slot, const int *pos0, const in
     Backend *b = g->b;
     int T = 0;
     TRY(gen_upload(g, na, slot, pos0, count, toks, &T));
-    if (g->use_graphs && !g->graphs[na - 1]) TRY(gen_capture(g, na));
+    if (g->use_graphs && !g->graphs[na - 1]) gen_capture(g, na);
     if (g->use_graphs) {
         TRY(b->graph_launch(b, g->graphs[na - 1]));
         g->gs->launched++;
