@@ -234,6 +234,14 @@ size_t backend_dtype_size(BackendDtype dt);
 static inline void *backend_off(const Backend *b, const void *p, size_t n) {
     return (char *)p + n * (b->cdt == BE_BF16 ? 2 : 4);
 }
+// Lays buffers out in one allocation: returns base + *off (NULL when base is
+// NULL, a counting pass) and advances *off past n elements of esize bytes,
+// rounded up to 64 bytes so every buffer is aligned for SIMD and vector loads.
+static inline void *backend_carve(void *base, size_t *off, size_t n, size_t esize) {
+    void *p = base ? (char *)base + *off : NULL;
+    *off += (n * esize + 63) & ~(size_t)63;
+    return p;
+}
 void backend_close(Backend *b);
 
 // "cpu" or "cpu cuda": the backends compiled into this build.

@@ -48,37 +48,30 @@ typedef struct {
     GenGraphStats *gs;    // the caller's, or a local one
 } Gen;
 
-// Carves n elements of esize bytes (64-byte aligned); with base NULL it only counts.
-static void *carve(void *base, size_t *off, size_t n, size_t esize) {
-    void *p = base ? (char *)base + *off : NULL;
-    *off += (n * esize + 63) & ~(size_t)63;
-    return p;
-}
-
 // Returns the bytes needed.
 static size_t gen_layout(Gen *g, void *base) {
     const ModelConfig *c = &g->m->cfg;
     size_t C = c->hidden, F = c->ffn, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     size_t Tw = g->Tw, off = 0, wide = C > F ? C : F, cs = g->cs;
     size_t cache = (size_t)c->n_layers * g->S * g->maxT * kvd;
-    g->kc = carve(base, &off, cache, cs);
-    g->vc = carve(base, &off, cache, cs);
-    g->x = carve(base, &off, Tw * C, cs);
-    g->xn = carve(base, &off, Tw * C, cs);
-    g->q = carve(base, &off, Tw * qd, cs);
-    g->k = carve(base, &off, Tw * kvd, cs);
-    g->v = carve(base, &off, Tw * kvd, cs);
-    g->att = carve(base, &off, Tw * qd, cs);
-    g->tmp = carve(base, &off, Tw * (wide > qd ? wide : qd), cs);
-    g->gate = carve(base, &off, Tw * F, cs);
-    g->up = carve(base, &off, Tw * F, cs);
-    g->last = carve(base, &off, (size_t)g->Lw * C, cs);
-    g->logits = carve(base, &off, (size_t)g->Lw * c->vocab, sizeof(float));
+    g->kc = backend_carve(base, &off, cache, cs);
+    g->vc = backend_carve(base, &off, cache, cs);
+    g->x = backend_carve(base, &off, Tw * C, cs);
+    g->xn = backend_carve(base, &off, Tw * C, cs);
+    g->q = backend_carve(base, &off, Tw * qd, cs);
+    g->k = backend_carve(base, &off, Tw * kvd, cs);
+    g->v = backend_carve(base, &off, Tw * kvd, cs);
+    g->att = backend_carve(base, &off, Tw * qd, cs);
+    g->tmp = backend_carve(base, &off, Tw * (wide > qd ? wide : qd), cs);
+    g->gate = backend_carve(base, &off, Tw * F, cs);
+    g->up = backend_carve(base, &off, Tw * F, cs);
+    g->last = backend_carve(base, &off, (size_t)g->Lw * C, cs);
+    g->logits = backend_carve(base, &off, (size_t)g->Lw * c->vocab, sizeof(float));
     g->n_idx = 3 * Tw + 4 * (size_t)g->Lw + 1;
-    g->idx = carve(base, &off, g->n_idx, sizeof(int32_t));
-    g->out = carve(base, &off, 2 * (size_t)g->Lw, sizeof(int32_t));
-    g->rng = carve(base, &off, 4 * (size_t)g->S, sizeof(uint64_t));
-    g->cfg = carve(base, &off, (size_t)g->S, sizeof(BackendSampleCfg));
+    g->idx = backend_carve(base, &off, g->n_idx, sizeof(int32_t));
+    g->out = backend_carve(base, &off, 2 * (size_t)g->Lw, sizeof(int32_t));
+    g->rng = backend_carve(base, &off, 4 * (size_t)g->S, sizeof(uint64_t));
+    g->cfg = backend_carve(base, &off, (size_t)g->S, sizeof(BackendSampleCfg));
     return off;
 }
 

@@ -23,14 +23,6 @@ void model_acts_free(Model *m) {
     m->acts = NULL;
 }
 
-// Carves n elements of esize bytes off the block in 64-byte aligned pieces;
-// with base NULL it only counts. off is in bytes.
-static void *carve(void *base, size_t *off, size_t n, size_t esize) {
-    void *p = base ? (char *)base + *off : NULL;
-    *off += (n * esize + 63) & ~(size_t)63;
-    return p;
-}
-
 // full = 0 lays out one layer's activations and two residual slots: enough
 // for a forward whose gradient is never taken (reference log-probs).
 static size_t layout(Model *m, ModelActs *a, void *base, int T, int S, int full) {
@@ -41,46 +33,46 @@ static size_t layout(Model *m, ModelActs *a, void *base, int T, int S, int full)
     if (F > wide) wide = F;
     size_t off = 0, t = (size_t)T;
     const size_t cs = backend_dtype_size(m->be->cdt), fs = sizeof(float), is = sizeof(int32_t);
-    a->x = carve(base, &off, (size_t)(full ? c->n_layers + 1 : 2) * t * C, cs);
+    a->x = backend_carve(base, &off, (size_t)(full ? c->n_layers + 1 : 2) * t * C, cs);
     for (int l = 0; l < n_store; l++) {
         LayerActs *L = &a->layers[l];
-        L->ln1 = carve(base, &off, t * C, cs);
-        L->rstd1 = carve(base, &off, t, fs);
-        L->q = carve(base, &off, t * qd, cs);
-        L->k = carve(base, &off, t * kvd, cs);
-        L->v = carve(base, &off, t * kvd, cs);
-        L->att = carve(base, &off, t * qd, cs);
-        L->lse = carve(base, &off, t * c->n_heads, fs);
-        L->xmid = carve(base, &off, t * C, cs);
-        L->ln2 = carve(base, &off, t * C, cs);
-        L->rstd2 = carve(base, &off, t, fs);
-        L->gate = carve(base, &off, t * F, cs);
-        L->up = carve(base, &off, t * F, cs);
-        L->h = carve(base, &off, t * F, cs);
+        L->ln1 = backend_carve(base, &off, t * C, cs);
+        L->rstd1 = backend_carve(base, &off, t, fs);
+        L->q = backend_carve(base, &off, t * qd, cs);
+        L->k = backend_carve(base, &off, t * kvd, cs);
+        L->v = backend_carve(base, &off, t * kvd, cs);
+        L->att = backend_carve(base, &off, t * qd, cs);
+        L->lse = backend_carve(base, &off, t * c->n_heads, fs);
+        L->xmid = backend_carve(base, &off, t * C, cs);
+        L->ln2 = backend_carve(base, &off, t * C, cs);
+        L->rstd2 = backend_carve(base, &off, t, fs);
+        L->gate = backend_carve(base, &off, t * F, cs);
+        L->up = backend_carve(base, &off, t * F, cs);
+        L->h = backend_carve(base, &off, t * F, cs);
     }
-    a->lnf = carve(base, &off, t * C, cs);
-    a->rstdf = carve(base, &off, t, fs);
-    a->lse_out = carve(base, &off, t, fs);
-    a->logp = carve(base, &off, t, fs);
-    a->ent = carve(base, &off, t, fs);
-    a->dlogp = carve(base, &off, t, fs);
-    a->tmp = carve(base, &off, t * wide, cs);
-    a->logits = carve(base, &off, (size_t)a->chunk * c->vocab, fs);
+    a->lnf = backend_carve(base, &off, t * C, cs);
+    a->rstdf = backend_carve(base, &off, t, fs);
+    a->lse_out = backend_carve(base, &off, t, fs);
+    a->logp = backend_carve(base, &off, t, fs);
+    a->ent = backend_carve(base, &off, t, fs);
+    a->dlogp = backend_carve(base, &off, t, fs);
+    a->tmp = backend_carve(base, &off, t * wide, cs);
+    a->logits = backend_carve(base, &off, (size_t)a->chunk * c->vocab, fs);
     // fp32 turns the logits into their gradient in place; other dtypes need their own buffer.
     a->dlogits = m->be->cdt == BE_F32 ? (void *)a->logits
-                                      : full ? carve(base, &off, (size_t)a->chunk * c->vocab, cs) : NULL;
-    a->dx = carve(base, &off, t * C, cs);
-    a->dln = carve(base, &off, t * C, cs);
-    a->dq = carve(base, &off, t * qd, cs);
-    a->dk = carve(base, &off, t * kvd, cs);
-    a->dv = carve(base, &off, t * kvd, cs);
-    a->dgate = carve(base, &off, t * F, cs);
-    a->dup = carve(base, &off, t * F, cs);
-    a->ids = carve(base, &off, t, is);
-    a->pos = carve(base, &off, t, is);
-    a->targets = carve(base, &off, t, is);
-    a->q_start = carve(base, &off, (size_t)S + 1, is);
-    a->q_pos0 = carve(base, &off, (size_t)S, is);
+                                      : full ? backend_carve(base, &off, (size_t)a->chunk * c->vocab, cs) : NULL;
+    a->dx = backend_carve(base, &off, t * C, cs);
+    a->dln = backend_carve(base, &off, t * C, cs);
+    a->dq = backend_carve(base, &off, t * qd, cs);
+    a->dk = backend_carve(base, &off, t * kvd, cs);
+    a->dv = backend_carve(base, &off, t * kvd, cs);
+    a->dgate = backend_carve(base, &off, t * F, cs);
+    a->dup = backend_carve(base, &off, t * F, cs);
+    a->ids = backend_carve(base, &off, t, is);
+    a->pos = backend_carve(base, &off, t, is);
+    a->targets = backend_carve(base, &off, t, is);
+    a->q_start = backend_carve(base, &off, (size_t)S + 1, is);
+    a->q_pos0 = backend_carve(base, &off, (size_t)S, is);
     return off;
 }
 
