@@ -50,7 +50,7 @@ tar czf "$P/sysroot.tar.gz" -C "$P" sysroot
 rm -rf "$P/sysroot"
 if [ -x build-gpu/grpo ]; then
   mkdir -p "$P/bin"
-  for f in grpo gpu_ceiling test_matmul_cuda test_cuda_ops test_model_cuda test_cuda_train; do
+  for f in grpo gpu_ceiling test_matmul_cuda test_cuda_ops test_model_cuda test_cuda_train test_cuda_graphs; do
     [ -x "build-gpu/$f" ] && cp "build-gpu/$f" "$P/bin/"
   done
   tar czf "$P/bin.tar.gz" -C "$P" bin
