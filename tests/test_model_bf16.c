@@ -17,6 +17,7 @@
 #include "rl/optim.h"
 #include "testlib.h"
 #include "tu_bf16_backend.h"
+#include "tu_compare.h"
 
 static ModelConfig tiny(void) {
     ModelConfig c;
@@ -24,17 +25,6 @@ static ModelConfig tiny(void) {
     c.hidden = 64, c.ffn = 128, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 16, c.vocab = 96;
     c.max_pos = 128, c.tie_embeddings = 0;
     return c;
-}
-
-// |a - b| / |b| over the whole vector (relative L2 error).
-static double rel_err(const float *a, const float *b, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
 }
 
 // The worst gap between generate's recorded log-probs and a forward over prompt + completion.
@@ -92,7 +82,7 @@ int main(void) {
     const char *worst_name = "";
     for (int i = 0; i < m32->n_tensors; i++) {
         const ModelTensor *t = &m32->tensors[i];
-        double e = rel_err(m16->grads + t->offset, m32->grads + t->offset, t->numel);
+        double e = tu_rel_l2(m16->grads + t->offset, m32->grads + t->offset, t->numel);
         if (e > worst_g) worst_g = e, worst_name = t->name;
     }
     CHECK(worst_g < 0.08, "bf16 gradients near fp32: worst relative error %.4g (%s)", worst_g, worst_name);

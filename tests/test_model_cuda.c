@@ -26,17 +26,21 @@
 
 static Backend *cpu, *gpu, *gpu16; // gpu computes in fp32, gpu16 in bf16
 
+// Random biases (model_init_random leaves them 0) in a CPU model's master weights.
+static void random_biases(Model *m, uint64_t seed) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ModelTensor *t = &m->tensors[i];
+        if (t->kind == MT_BQ || t->kind == MT_BK || t->kind == MT_BV || t->kind == MT_BO)
+            for (size_t j = 0; j < t->numel; j++) m->params[t->offset + j] = 0.2f * tu_rand_uniform(&seed);
+    }
+}
+
 // Builds the same random model on both backends; biases get random values
 // (model_init_random leaves them 0) so their paths are exercised.
 static int build_pair(const ModelConfig *c, Model **mc, Model **mg) {
     *mc = *mg = NULL;
     if (model_build(mc, c, cpu) || model_init_random(*mc, 11, 0.3f) || model_build(mg, c, gpu)) return 0;
-    uint64_t r = 5;
-    for (int i = 0; i < (*mc)->n_tensors; i++) {
-        const ModelTensor *t = &(*mc)->tensors[i];
-        if (t->kind == MT_BQ || t->kind == MT_BK || t->kind == MT_BV || t->kind == MT_BO)
-            for (size_t j = 0; j < t->numel; j++) (*mc)->params[t->offset + j] = 0.2f * tu_rand_uniform(&r);
-    }
+    random_biases(*mc, 5);
     return gpu->to_device(gpu, (*mg)->params, (*mc)->params, (*mc)->n_params * sizeof(float)) == GRPO_OK &&
            model_sync_cd(*mg) == GRPO_OK;
 }
@@ -103,22 +107,33 @@ static void test_train(const char *tag, Model *mc, Model *mg, float temperature)
     free(g), free(ids), free(lp_c), free(lp_g), free(en_c), free(en_g), free(dlogp);
 }
 
+// NP random prompts of lens[p] tokens each in buf (NP, maxlen), pointed to by prompts.
+static void random_prompts(int32_t *buf, int maxlen, const int32_t **prompts, const int *lens, int np, int vocab,
+                           uint64_t seed) {
+    for (int p = 0; p < np; p++) {
+        for (int i = 0; i < lens[p]; i++) buf[p * maxlen + i] = (int32_t)(tu_rand_u64(&seed) % (uint64_t)vocab);
+        prompts[p] = buf + p * maxlen;
+    }
+}
+
+// Generation settings: temperature 0 = greedy, the sampler's defaults otherwise.
+static GenConfig gen_config(float temperature, int max_tokens, uint64_t seed) {
+    GenConfig c;
+    memset(&c, 0, sizeof c);
+    c.sampler = sampler_config_default();
+    c.sampler.temperature = temperature;
+    c.max_tokens = max_tokens;
+    c.seed = seed;
+    return c;
+}
+
 static void test_greedy(const char *tag, Model *mc, Model *mg) {
     enum { NP = 3, G = 2, MAXTOK = 10 };
     int lens[NP] = {1, 5, 12};
     int32_t buf[NP][12];
     const int32_t *prompts[NP];
-    uint64_t r = 123;
-    for (int p = 0; p < NP; p++) {
-        for (int i = 0; i < lens[p]; i++) buf[p][i] = (int32_t)(tu_rand_u64(&r) % (uint64_t)mc->cfg.vocab);
-        prompts[p] = buf[p];
-    }
-    GenConfig c;
-    memset(&c, 0, sizeof c);
-    c.sampler = sampler_config_default();
-    c.sampler.temperature = 0;
-    c.max_tokens = MAXTOK;
-    c.seed = 1;
+    random_prompts(&buf[0][0], 12, prompts, lens, NP, mc->cfg.vocab, 123);
+    GenConfig c = gen_config(0, MAXTOK, 1);
     GenResult rc[NP * G], rg[NP * G];
     int okc = generate(mc, &c, prompts, lens, NP, G, rc) == GRPO_OK;
     CHECK(okc, "%s cpu generate: %s", tag, grpo_errmsg());
@@ -177,20 +192,13 @@ static int round_bf16(float *x, size_t n) {
     return ok;
 }
 
-// |a - b| / |b| over n elements (L2), 0 when both are zero.
-static double rel_l2(const float *a, const float *b, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), r += (double)b[i] * b[i];
-    return r > 0 ? sqrt(d / r) : sqrt(d);
-}
-
 // Every gradient tensor of g against ref (host, same layout) by relative L2 error.
 static void grads_near(const char *what, const Model *m, const float *g, const float *ref, double limit) {
     double worst = 0;
     const char *worst_name = "";
     for (int i = 0; i < m->n_tensors; i++) {
         const ModelTensor *t = &m->tensors[i];
-        double e = rel_l2(g + t->offset, ref + t->offset, t->numel);
+        double e = tu_rel_l2(g + t->offset, ref + t->offset, t->numel);
         CHECK(e <= limit, "%s grad %s: relative L2 error %.3g > %g", what, t->name, e, limit);
         if (!(e <= worst)) worst = e, worst_name = t->name;
     }
@@ -258,17 +266,8 @@ static void bf16_generate(const char *tag, Model *mc, Model *me, Model *mg) {
     int lens[NP] = {4, 9};
     int32_t buf[NP][9];
     const int32_t *prompts[NP];
-    uint64_t r = 321;
-    for (int p = 0; p < NP; p++) {
-        for (int i = 0; i < lens[p]; i++) buf[p][i] = (int32_t)(tu_rand_u64(&r) % (uint64_t)mc->cfg.vocab);
-        prompts[p] = buf[p];
-    }
-    GenConfig c;
-    memset(&c, 0, sizeof c);
-    c.sampler = sampler_config_default();
-    c.sampler.temperature = 1.0f;
-    c.max_tokens = MAXTOK;
-    c.seed = 9;
+    random_prompts(&buf[0][0], 9, prompts, lens, NP, mc->cfg.vocab, 321);
+    GenConfig c = gen_config(1.0f, MAXTOK, 9);
     GenResult rg[NP * G];
     int ok = generate(mg, &c, prompts, lens, NP, G, rg) == GRPO_OK;
     CHECK(ok, "%s bf16 generate: %s", tag, grpo_errmsg());
@@ -311,12 +310,7 @@ static void run_bf16(const char *tag, const ModelConfig *c) {
     Model *mc = NULL, *me = NULL, *mg = NULL;
     Backend *emu = tu_bf16_backend(cpu);
     int ok = emu && model_build(&mc, c, cpu) == GRPO_OK && model_init_random(mc, 12, 0.3f) == GRPO_OK;
-    uint64_t r = 6;
-    for (int i = 0; ok && i < mc->n_tensors; i++) {
-        const ModelTensor *t = &mc->tensors[i];
-        if (t->kind == MT_BQ || t->kind == MT_BK || t->kind == MT_BV || t->kind == MT_BO)
-            for (size_t j = 0; j < t->numel; j++) mc->params[t->offset + j] = 0.2f * tu_rand_uniform(&r);
-    }
+    if (ok) random_biases(mc, 6);
     ok = ok && round_bf16(mc->params, mc->n_params) && model_build(&me, c, emu) == GRPO_OK &&
          model_build(&mg, c, gpu16) == GRPO_OK;
     if (ok) memcpy(me->params, mc->params, mc->n_params * sizeof(float));

@@ -14,7 +14,7 @@
 
 // Returns 1 when every element passes; prints a one-line margin report either way
 // when verbose (tests print it so a GPU run shows how close each op came).
-static int tu_compare(const char *what, const float *gpu, const float *cpu, size_t n, double atol, double rtol,
+static inline int tu_compare(const char *what, const float *gpu, const float *cpu, size_t n, double atol, double rtol,
                       int verbose) {
     size_t bad = 0, worst = 0;
     double worst_ratio = -1, max_abs = 0, max_rel = 0;
@@ -38,6 +38,14 @@ static int tu_compare(const char *what, const float *gpu, const float *cpu, size
         printf("%-4s %-64s n=%-8zu max abs %.2e  max rel %.2e  worst [%zu]\n", bad ? "BAD" : "ok", what, n, max_abs,
                max_rel, n ? worst : 0);
     return bad == 0;
+}
+
+// ||a - b|| / ||b|| over n elements (L2), the absolute L2 error when b is zero:
+// a whole-tensor error that a wrong element, stride or sign pushes toward 1.
+static inline double tu_rel_l2(const float *a, const float *b, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), r += (double)b[i] * b[i];
+    return r > 0 ? sqrt(d / r) : sqrt(d);
 }
 
 #endif
