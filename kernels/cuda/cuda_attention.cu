@@ -12,6 +12,7 @@
 // into fp32 registers; scores, softmax, lse and every accumulator are fp32.
 #include <stdlib.h>
 
+#include "kernels/cuda/cuda_attention_tc.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 
 #define ATTN_WARPS 4 // warps per block
@@ -261,6 +262,11 @@ static int cuda_attention_forward(Backend *b, void *out, float *lse, const void 
     CudaCtx *c = cuda_ctx(b);
     attn_check_kernel<<<1, 256, 0, c->stream>>>(q_start, kv_start, q_pos0, S, T, c->dev_err);
     CUDA_TRY_LAUNCH();
+    // Tensor cores pay once sequences have several query rows (training,
+    // prefill); a decode step has one row per sequence.
+    if (T > S && cuda_attention_tc_applies(b, head_dim))
+        return cuda_attention_tc_forward(b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads, n_kv_heads,
+                                         head_dim);
     return CUDA_BY_CDT(b, attention_forward, b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads,
                        n_kv_heads, head_dim);
 }
@@ -323,8 +329,12 @@ static int cuda_attention_backward(Backend *b, void *dq, void *dk, void *dv, con
     if (!h) return grpo_fail(GRPO_ENOMEM, "attention backward: out of host memory");
     int max_keys = 0;
     st = read_offsets(b, h, q_start, kv_start, q_pos0, S, T, &max_keys);
+    int tc = !st && cuda_attention_tc_applies(b, head_dim);
+    if (tc)
+        st = cuda_attention_tc_backward(b, dq, dk, dv, dout, q, k, v, out, lse, q_start, kv_start, q_pos0, S, T,
+                                        n_heads, n_kv_heads, head_dim, h, h + 2 * S + 1);
     free(h);
-    if (st) return st;
+    if (st || tc) return st;
     float *Dbuf = NULL;
     st = cuda_scratch(b, (void **)&Dbuf, (size_t)T * n_heads * sizeof(float));
     if (st) return st;

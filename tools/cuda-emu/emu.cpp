@@ -57,6 +57,34 @@ void warp_exchange(unsigned mask, const void *v, void *out, int src, int size) {
     memcpy(out, wbuf[w][s], size);
     yield_state(AT_WARP);
 }
+// Dynamic shared memory of the current launch, and the kernels' opt-ins.
+static std::vector<unsigned char> dyn_buf;
+static size_t dyn_bytes;
+static std::vector<std::pair<const void *, int>> dyn_optin;
+void set_dyn_smem(size_t bytes) { dyn_bytes = bytes; }
+void *dyn_smem() {
+    // 128-byte aligned, as the kernels' __align__ declarations ask.
+    return dyn_bytes ? (void *)(((uintptr_t)dyn_buf.data() + 127) & ~(uintptr_t)127) : NULL;
+}
+void set_max_dyn_smem(const void *k, int bytes) {
+    for (auto &p : dyn_optin)
+        if (p.first == k) { p.second = bytes; return; }
+    dyn_optin.push_back({k, bytes});
+}
+bool smem_ok(const void *k, size_t bytes, const char *name) {
+    size_t limit = 48 * 1024;
+    for (auto &p : dyn_optin)
+        if (p.first == k && (size_t)p.second > limit) limit = (size_t)p.second;
+    if (bytes <= limit) return true;
+    fprintf(stderr, "EMU: %s launched with %zu bytes of dynamic shared memory, over its limit %zu (%s)\n", name, bytes,
+            limit, limit == 48 * 1024 ? "no cudaFuncSetAttribute opt-in" : "the opt-in");
+    last_error = cudaErrorInvalidValue;
+    n_problems++;
+    return false;
+}
+// __syncwarp: the warp's live lanes meet (the scheduler releases a warp whose
+// live lanes all wait at a warp barrier).
+void warp_barrier() { yield_state(AT_WARP); }
 static void entry() {
     (*g_body)();
     cur->state = DONE;
@@ -65,6 +93,9 @@ static void entry() {
 static int reverse = -1;
 static void run_block(unsigned nthr) {
     if (reverse < 0) reverse = getenv("EMU_REVERSE") && atoi(getenv("EMU_REVERSE"));
+    if (dyn_bytes) {
+        dyn_buf.assign(dyn_bytes + 128, 0xA5);
+    }
     for (unsigned i = 0; i < nthr; i++) {
         Thread &t = threads[i];
         t.lin = (int)i;
@@ -366,3 +397,18 @@ const char *ncclGetErrorString(int) { return "NCCL not available in the CUDA emu
 int ncclAllReduce(...) { return 1; }
 int ncclCommDestroy(void *) { return 1; }
 }
+namespace nvcuda {
+namespace wmma {
+void emu_wmma_check(const void *p, unsigned ldm, size_t elem, const char *what) {
+    char m[96];
+    if ((uintptr_t)p % 32) {
+        snprintf(m, sizeof m, "%s: pointer not 32-byte aligned", what);
+        emu::problem(m, NULL);
+    }
+    if ((ldm * elem) % 16) {
+        snprintf(m, sizeof m, "%s: ldm %u not a multiple of 16 bytes", what, ldm);
+        emu::problem(m, NULL);
+    }
+}
+} // namespace wmma
+} // namespace nvcuda

@@ -19,6 +19,7 @@ using std::isnan;
 #define __forceinline__ inline
 #define __shared__ static
 #define __launch_bounds__(...)
+#define __align__(n) alignas(n)
 #ifndef __CUDACC__
 #define __CUDACC__ 1
 #endif
@@ -26,6 +27,7 @@ using std::isnan;
 typedef enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2,
                cudaErrorInvalidConfiguration = 9, cudaErrorIllegalState = 401, cudaErrorLaunchFailure = 719,
                cudaErrorStreamCaptureUnsupported = 900, cudaErrorStreamCaptureInvalidated = 901 } cudaError_t;
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 typedef struct CUstream_st *cudaStream_t;
 // Graphs (the real values): while a stream captures, launches, GEMMs, memsets
 // and device-to-device copies queued on it are recorded as closures (kernel
@@ -46,6 +48,8 @@ enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cuda
 struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; };
 
 struct uint3e { unsigned x, y, z; };
+struct alignas(16) uint4 { unsigned x, y, z, w; };
+static inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
 struct dim3 {
     unsigned x, y, z;
     dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
@@ -87,6 +91,14 @@ int lane_id();
 void run(dim3 grid, dim3 block, std::function<void()> body, const char *name);
 // false (and the launch error set) for a configuration the driver refuses.
 bool launch_ok(dim3 grid, dim3 block, const char *name);
+// Dynamic shared memory: launches above 48 KiB need the kernel's opt-in
+// (cudaFuncSetAttribute), none may pass the card's 227 KiB; each block's
+// buffer starts as garbage (0xA5), like cudaMalloc's.
+bool smem_ok(const void *kernel, size_t bytes, const char *name);
+void set_dyn_smem(size_t bytes);
+void *dyn_smem();
+void set_max_dyn_smem(const void *kernel, int bytes);
+void warp_barrier();
 // Whether stream s is capturing; record() adds an op to its capture (dropped
 // when the capture is already invalid).
 bool capturing(cudaStream_t s);
@@ -96,22 +108,33 @@ template <class K> struct Launcher {
     dim3 g, b;
     const char *name;
     cudaStream_t s;
+    size_t smem;
     template <class... A> void operator()(A... a) {
+        if (!smem_ok((const void *)k, smem, name)) return;
         if (s && capturing(s)) {
             K kk = k;
             dim3 gg = g, bb = b;
             const char *nm = name;
+            size_t sm = smem;
             // Checked at capture as the driver does; the recording keeps the arguments' values.
-            if (launch_ok(gg, bb, nm)) record([=]() { run(gg, bb, [=]() { kk(a...); }, nm); });
+            if (launch_ok(gg, bb, nm)) record([=]() { set_dyn_smem(sm); run(gg, bb, [=]() { kk(a...); }, nm); });
             return;
         }
+        set_dyn_smem(smem);
         run(g, b, [=]() { k(a...); }, name);
     }
 };
 template <class K> Launcher<K> launch(K k, const char *name, dim3 g, dim3 b, size_t smem = 0, cudaStream_t s = 0) {
-    (void)smem;
-    return Launcher<K>{k, g, b, name, s};
+    return Launcher<K>{k, g, b, name, s, smem};
 }
+} // namespace emu
+template <class K> static inline cudaError_t cudaFuncSetAttribute(K *kernel, cudaFuncAttribute attr, int value) {
+    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > 227 * 1024)
+        return cudaErrorInvalidValue;
+    emu::set_max_dyn_smem((const void *)kernel, value);
+    return cudaSuccess;
+}
+namespace emu {
 } // namespace emu
 #define EMU_LAUNCH(k, ...) emu::launch(k, #k, __VA_ARGS__)
 
@@ -120,6 +143,7 @@ template <class K> Launcher<K> launch(K k, const char *name, dim3 g, dim3 b, siz
 #define blockDim (emu::g_blockDim)
 #define gridDim (emu::g_gridDim)
 static inline void __syncthreads() { emu::syncthreads(); }
+static inline void __syncwarp(unsigned mask = 0xffffffffu) { (void)mask; emu::warp_barrier(); }
 
 template <class T> static inline T emu_shfl(unsigned mask, T v, int src) {
     T out;
