@@ -182,6 +182,21 @@ if [ $GPU = 1 ] && [ -f /tmp/grpo-gpu-small/model.safetensors ]; then
 fi
 bench qwen05b bf16 "$Q05_INIT" "$Q05_ARGS" 150
 bench qwen05b fp32 "$Q05_INIT" "$Q05_ARGS" 120
+# Long sequences, where attention's share of a training step grows: the
+# tensor-core attention (bf16's default) against the CUDA-core kernels
+# (GRPO_CUDA_TC_ATTN=0) on the 0.5B model (its model from above).
+LONG_ARGS="--batch 4 --prompt-len 16 --gen-len 4 --train-len 2048 --temperature 1 --reps 1"
+for tc in 1 0; do
+  R[long_tc$tc]=$([ $GPU = 1 ] && echo - || echo "$skip")
+  [ $GPU = 1 ] && [ -f /tmp/grpo-gpu-qwen05b/model.safetensors ] || continue
+  out=$(GRPO_CUDA_TC_ATTN=$tc timeout 90 "$BIN/grpo" bench --device cuda --precision bf16 --model /tmp/grpo-gpu-qwen05b \
+        $LONG_ARGS 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
+  j=$(printf '%s\n' "$out" | grep train_tok_s | tail -1)
+  R[long_tc$tc]=$([ $rc = 0 ] && [ -n "$j" ] && echo "fwd+bwd $(jnum train_tok_s <<<"$j") tok/s, peak $(jnum peak_dev_mib <<<"$j") MiB" ||
+                 echo "FAILED rc=$rc (see gpu-check.log)")
+done
 
 # ---------------------------------------------------------------- the table
 {
@@ -204,4 +219,6 @@ bench qwen05b fp32 "$Q05_INIT" "$Q05_ARGS" 120
       "0.5B $p: train (384 tok/seq)" "${R[qwen05b_${p}_train]}" \
       "0.5B $p: peak device memory" "${R[qwen05b_${p}_mem]}"
   done
+  printf '%-34s %s\n' "0.5B bf16 2048 tok/seq, tc attention" "${R[long_tc1]}" \
+    "  same, CUDA-core attention" "${R[long_tc0]}"
 } | tee "$OUTD/summary.txt"

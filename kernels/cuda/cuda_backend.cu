@@ -123,15 +123,20 @@ int cuda_scratch(Backend *b, void **p, size_t bytes) {
     if (bytes > c->scratch_bytes) {
         // Growing allocates: a graph being captured keeps the old address.
         if (cuda_no_capture(b, "scratch growth")) return GRPO_EDEVICE;
-        if (c->scratch) cudaFree(c->scratch);
-        c->scratch = NULL;
-        c->scratch_bytes = 0;
-        cudaError_t e = cudaMalloc(&c->scratch, bytes);
-        if (e != cudaSuccess) {
-            c->scratch = NULL;
-            return grpo_fail(GRPO_ENOMEM, "cuda: cannot allocate %zu bytes of scratch: %s", bytes, cudaGetErrorString(e));
-        }
-        c->scratch_bytes = bytes;
+        // The old buffer is retired, not freed: a graph captured earlier may
+        // hold its address and be replayed later. Doubling keeps the retired
+        // ones to less than the live one in total, and few.
+        if (c->scratch && c->n_retired == CUDA_MAX_RETIRED)
+            return grpo_fail(GRPO_ENOMEM, "cuda: scratch grew %d times (now %zu bytes)", CUDA_MAX_RETIRED,
+                             c->scratch_bytes);
+        size_t want = bytes > 2 * c->scratch_bytes ? bytes : 2 * c->scratch_bytes;
+        void *p2 = NULL;
+        cudaError_t e = cudaMalloc(&p2, want);
+        if (e != cudaSuccess)
+            return grpo_fail(GRPO_ENOMEM, "cuda: cannot allocate %zu bytes of scratch: %s", want, cudaGetErrorString(e));
+        if (c->scratch) c->retired[c->n_retired++] = c->scratch;
+        c->scratch = p2;
+        c->scratch_bytes = want;
     }
     *p = c->scratch;
     return GRPO_OK;
@@ -144,6 +149,7 @@ static void cuda_destroy(Backend *b) {
         if (c->cublas_ws) cudaFree(c->cublas_ws);
         if (c->dev_err) cudaFree(c->dev_err);
         if (c->scratch) cudaFree(c->scratch);
+        for (int i = 0; i < c->n_retired; i++) cudaFree(c->retired[i]);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
     }

@@ -44,6 +44,8 @@ enum {
     CUDA_ERR_SCATTER_ROW = 5,  // (row, index, 0)
 };
 
+#define CUDA_MAX_RETIRED 40
+
 typedef struct {
     int device;
     cudaStream_t stream;
@@ -51,6 +53,8 @@ typedef struct {
     int *dev_err;        // device (4): the first kernel-detected error
     void *scratch;       // device scratch for ops that need a temporary (grown on demand)
     size_t scratch_bytes;
+    void *retired[CUDA_MAX_RETIRED]; // outgrown scratch buffers, kept for graphs that hold them
+    int n_retired;
     size_t peak_used;    // device bytes in use, the most seen after an allocation
     void *cublas_ws;     // cuBLAS's fixed workspace (CUDA_CUBLAS_WS bytes): it never allocates in a capture
     int capturing;       // between graph_begin and graph_end: no allocation, no synchronisation
@@ -64,8 +68,10 @@ int cuda_no_capture(Backend *b, const char *what);
 
 static inline CudaCtx *cuda_ctx(Backend *b) { return (CudaCtx *)b->ctx; }
 
-// A device scratch buffer of at least `bytes`, valid until the next call. Growing
-// frees the old one (cudaFree waits for queued work that may still use it).
+// A device scratch buffer of at least `bytes`, valid until the next call.
+// Growing (not allowed while capturing) doubles it at least and keeps the old
+// buffer allocated until the backend is destroyed, so a graph that captured
+// an op using the old one stays valid.
 int cuda_scratch(Backend *b, void **p, size_t bytes);
 
 // out (N, fp32) += sum over t of a (T, N) [* x (T, N) * rstd (T) when x != NULL],

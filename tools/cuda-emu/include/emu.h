@@ -19,7 +19,7 @@ using std::isnan;
 #define __forceinline__ inline
 #define __shared__ static
 #define __launch_bounds__(...)
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 #ifndef __CUDACC__
 #define __CUDACC__ 1
 #endif

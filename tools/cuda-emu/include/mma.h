@@ -56,7 +56,7 @@ static inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 1
         if (l == mem_col_major) p[(size_t)c * ldm + r] = f.x[e];
         else p[(size_t)r * ldm + c] = f.x[e];
     }
-    emu::warp_barrier(); // all lanes take part, but the stores are not fenced for other lanes' reads
+    // No barrier: other lanes' shares are not visible before a __syncwarp.
 }
 template <class Use, class T, class L> static inline void fill_fragment(fragment<Use, 16, 16, 16, T, L> &f, T v) {
     for (int e = 0; e < 256; e++) f.x[e] = v;
