@@ -178,6 +178,28 @@ __global__ void attn_tc_tiles_kernel(int32_t *tiles, const int32_t *q_start, con
     if (threadIdx.x == 1023) tiles[S] = sh[1023];
 }
 
+// What a block over query rows (forward, dq) works on: 64 rows from row i0
+// of sequence s (nrows of them real), and the keys they see. false: the
+// block is past the last tile (the forward's grid is an upper bound).
+struct TcQTile {
+    int i0, nrows, p0, block_keys; // keys 0 .. block_keys - 1 of the sequence
+    size_t t0, kv0;                // first query row; element offset of key 0 for this head
+};
+__device__ __forceinline__ bool tc_qtile(TcQTile *b, const int32_t *tiles, const int32_t *q_start,
+                                         const int32_t *kv_start, const int32_t *q_pos0, int S, int h, int nh, int nkv,
+                                         int hd) {
+    int tb = blockIdx.x;
+    if (tb >= tiles[S]) return false;
+    int s = tc_seq(tiles, S, tb);
+    b->i0 = (tb - tiles[s]) * TC_ROWS;
+    b->p0 = q_pos0[s];
+    b->nrows = min(TC_ROWS, q_start[s + 1] - q_start[s] - b->i0);
+    b->block_keys = b->p0 + b->i0 + b->nrows;
+    b->t0 = (size_t)q_start[s] + b->i0;
+    b->kv0 = (size_t)kv_start[s] * nkv * hd + (size_t)(h / (nh / nkv)) * hd;
+    return true;
+}
+
 // grid (query tiles, heads). out, q (T, nh*hd); k, v (*, nkv*hd); lse (T, nh) or NULL.
 template <int HDP>
 __global__ void __launch_bounds__(TC_WARPS * 32)
@@ -190,14 +212,11 @@ __global__ void __launch_bounds__(TC_WARPS * 32)
     bf16 *sQ = (bf16 *)tc_smem, *sK = sQ + TC_ROWS * D::LDH, *sV = sK + TC_ROWS * D::LDH;
     float *sF = (float *)(sV + TC_ROWS * D::LDH);
     bf16 *sP = (bf16 *)(sF + TC_WARPS * 16 * D::LDF);
-    int tb = blockIdx.x, h = blockIdx.y;
-    if (tb >= tiles[S]) return; // the grid is an upper bound
-    int s = tc_seq(tiles, S, tb);
-    int i0 = (tb - tiles[s]) * TC_ROWS, len = q_start[s + 1] - q_start[s], p0 = q_pos0[s];
-    int nrows = min(TC_ROWS, len - i0), block_keys = p0 + i0 + nrows;
-    const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
-    const size_t t0 = (size_t)q_start[s] + i0;
-    const size_t kv0 = (size_t)kv_start[s] * kvd + (size_t)(h / (nh / nkv)) * hd;
+    int h = blockIdx.y;
+    TcQTile bt;
+    if (!tc_qtile(&bt, tiles, q_start, kv_start, q_pos0, S, h, nh, nkv, hd)) return;
+    const int i0 = bt.i0, nrows = bt.nrows, p0 = bt.p0, block_keys = bt.block_keys;
+    const size_t t0 = bt.t0, kv0 = bt.kv0, qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
     tc_load<HDP>(sQ, q + t0 * qd + (size_t)h * hd, qd, nrows, hd, vec);
 
     int w = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
@@ -286,14 +305,11 @@ __global__ void __launch_bounds__(TC_WARPS * 32)
     bf16 *sV = sK + TC_ROWS * D::LDH;
     float *sF = (float *)(sV + TC_ROWS * D::LDH), *sS = sF + TC_WARPS * 16 * D::LDF;
     bf16 *sDS = (bf16 *)(sS + TC_WARPS * 16 * D::LDS);
-    int tb = blockIdx.x, h = blockIdx.y;
-    if (tb >= tiles[S]) return;
-    int s = tc_seq(tiles, S, tb);
-    int i0 = (tb - tiles[s]) * TC_ROWS, len = q_start[s + 1] - q_start[s], p0 = q_pos0[s];
-    int nrows = min(TC_ROWS, len - i0), block_keys = p0 + i0 + nrows;
-    const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
-    const size_t t0 = (size_t)q_start[s] + i0;
-    const size_t kv0 = (size_t)kv_start[s] * kvd + (size_t)(h / (nh / nkv)) * hd;
+    int h = blockIdx.y;
+    TcQTile bt;
+    if (!tc_qtile(&bt, tiles, q_start, kv_start, q_pos0, S, h, nh, nkv, hd)) return;
+    const int i0 = bt.i0, nrows = bt.nrows, p0 = bt.p0, block_keys = bt.block_keys;
+    const size_t t0 = bt.t0, kv0 = bt.kv0, qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
     tc_load<HDP>(sQ, q + t0 * qd + (size_t)h * hd, qd, nrows, hd, vec);
     tc_load<HDP>(sdO, dout + t0 * qd + (size_t)h * hd, qd, nrows, hd, vec);
 
