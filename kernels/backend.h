@@ -217,6 +217,11 @@ struct Backend {
     int (*graph_end)(Backend *b, void **graph);
     int (*graph_launch)(Backend *b, void *graph);
     void (*graph_free)(Backend *b, void *graph);
+    // How many times memory that the backend owns and that a captured graph
+    // may point at (the CUDA scratch buffer) has been freed or moved. A graph
+    // captured at another count may read freed memory: drop it and capture
+    // again (policy/generate.c keeps graphs across calls and checks this).
+    unsigned long (*graph_epoch)(Backend *b);
 };
 
 // Opens a backend by name: "cpu", "cuda" or "auto" (cuda only when a usable GPU

@@ -126,6 +126,7 @@ int cuda_scratch(Backend *b, void **p, size_t bytes) {
         if (c->scratch) cudaFree(c->scratch);
         c->scratch = NULL;
         c->scratch_bytes = 0;
+        c->epoch++; // graphs that read the old buffer are stale now
         cudaError_t e = cudaMalloc(&c->scratch, bytes);
         if (e != cudaSuccess) {
             c->scratch = NULL;

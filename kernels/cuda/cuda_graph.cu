@@ -53,9 +53,12 @@ static void cuda_graph_free(Backend *b, void *graph) {
     if (graph) cudaGraphExecDestroy((cudaGraphExec_t)graph);
 }
 
+static unsigned long cuda_graph_epoch(Backend *b) { return cuda_ctx(b)->epoch; }
+
 void cuda_register_graph(Backend *b) {
     b->graph_begin = cuda_graph_begin;
     b->graph_end = cuda_graph_end;
     b->graph_launch = cuda_graph_launch;
     b->graph_free = cuda_graph_free;
+    b->graph_epoch = cuda_graph_epoch;
 }
