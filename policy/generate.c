@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/gen_work.h"
+
 #define TRY(x)               \
     do {                     \
         int st_ = (x);       \
@@ -23,65 +25,6 @@ void gen_results_free(GenResult *r, int n) {
     }
 }
 
-typedef struct {
-    Model *m;
-    Backend *b;
-    int S, maxT, Tw, Lw; // sequences, cache rows per sequence, work rows, logit rows
-    size_t cs;           // bytes per element of the compute dtype (the void * buffers)
-    void *block;         // one backend allocation for everything below
-    void *kc, *vc;       // (L, S, maxT, kvd)
-    void *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up; // (Tw, ...)
-    void *last;          // (Lw, C)
-    float *logits;       // (Lw, V) fp32, what sampling reads
-    // Backend index arrays, contiguous in the order of the host copies so one
-    // upload per step carries them all: ids, pos, rows (Tw), qs (Lw + 1),
-    // ks, q0, seq (Lw). seq: the sequence each logits row is sampled for.
-    int32_t *idx, *ids, *pos, *rows, *qs, *ks, *q0, *seq;
-    int32_t *h_idx, *h_ids, *h_pos, *h_rows, *h_qs, *h_ks, *h_q0, *h_seq; // host copies
-    int32_t *out;         // backend (2 * Lw): sampled tokens (Lw), then their log-probs as floats (Lw)
-    int32_t *h_out;       // host copy
-    uint64_t *rng;        // backend (S, 4): each sequence's xoshiro256** state
-    BackendSampleCfg *cfg; // backend (S): each sequence's sampling settings
-    size_t n_idx;         // ints in the index arrays
-    void **graphs;        // (S) decode graph for na active sequences at [na - 1], NULL until captured
-    int use_graphs;       // 0: eager (no backend graphs, switched off, or a capture failed)
-    GenGraphStats *gs;    // the caller's, or a local one
-} Gen;
-
-// Returns the bytes needed.
-static size_t gen_layout(Gen *g, void *base) {
-    const ModelConfig *c = &g->m->cfg;
-    size_t C = c->hidden, F = c->ffn, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
-    size_t Tw = g->Tw, off = 0, wide = C > F ? C : F, cs = g->cs;
-    size_t cache = (size_t)c->n_layers * g->S * g->maxT * kvd;
-    g->kc = backend_carve(base, &off, cache, cs);
-    g->vc = backend_carve(base, &off, cache, cs);
-    g->x = backend_carve(base, &off, Tw * C, cs);
-    g->xn = backend_carve(base, &off, Tw * C, cs);
-    g->q = backend_carve(base, &off, Tw * qd, cs);
-    g->k = backend_carve(base, &off, Tw * kvd, cs);
-    g->v = backend_carve(base, &off, Tw * kvd, cs);
-    g->att = backend_carve(base, &off, Tw * qd, cs);
-    g->tmp = backend_carve(base, &off, Tw * (wide > qd ? wide : qd), cs);
-    g->gate = backend_carve(base, &off, Tw * F, cs);
-    g->up = backend_carve(base, &off, Tw * F, cs);
-    g->last = backend_carve(base, &off, (size_t)g->Lw * C, cs);
-    g->logits = backend_carve(base, &off, (size_t)g->Lw * c->vocab, sizeof(float));
-    g->n_idx = 3 * Tw + 4 * (size_t)g->Lw + 1;
-    g->idx = backend_carve(base, &off, g->n_idx, sizeof(int32_t));
-    g->out = backend_carve(base, &off, 2 * (size_t)g->Lw, sizeof(int32_t));
-    g->rng = backend_carve(base, &off, 4 * (size_t)g->S, sizeof(uint64_t));
-    g->cfg = backend_carve(base, &off, (size_t)g->S, sizeof(BackendSampleCfg));
-    return off;
-}
-
-// Points the named index arrays into a contiguous block (backend or host).
-static void split_idx(const Gen *g, int32_t *base, int32_t **ids, int32_t **pos, int32_t **rows, int32_t **qs,
-                      int32_t **ks, int32_t **q0, int32_t **seq) {
-    *ids = base, *pos = base + g->Tw, *rows = base + 2 * (size_t)g->Tw, *qs = base + 3 * (size_t)g->Tw;
-    *ks = *qs + g->Lw + 1, *q0 = *ks + g->Lw, *seq = *q0 + g->Lw;
-}
-
 static int linear(Backend *b, void *y, const void *x, const void *w, const void *bias, int T, int N, int K) {
     TRY(b->matmul(b, y, b->cdt, x, w, T, N, K, 0, 1, 1.0f, 0));
     return bias ? b->bias_forward(b, y, bias, T, N) : GRPO_OK;
@@ -91,7 +34,7 @@ static int linear(Backend *b, void *y, const void *x, const void *w, const void 
 // count[i] tokens (from toks, packed) at positions pos0[i].. into cache slot
 // slot[i]. The caller has filled g->h_seq for the sampling after. Returns the
 // number of new tokens in *T.
-static int gen_upload(Gen *g, int nseq, const int *slot, const int *pos0, const int *count, const int32_t *toks,
+static int gen_upload(GenWork *g, int nseq, const int *slot, const int *pos0, const int *count, const int32_t *toks,
                       int *T_out) {
     Backend *b = g->b;
     int T = 0;
@@ -114,7 +57,7 @@ static int gen_upload(Gen *g, int nseq, const int *slot, const int *pos0, const 
 // next-token logits of each sequence's last new token in g->logits (nseq, V),
 // in backend memory. Reads only device memory and never synchronises, so a
 // decode step can be captured as a graph (shapes depend only on nseq and T).
-static int gen_forward(Gen *g, int nseq, int T) {
+static int gen_forward(GenWork *g, int nseq, int T) {
     Model *m = g->m;
     Backend *b = g->b;
     const ModelConfig *c = &m->cfg;
@@ -158,7 +101,7 @@ static int gen_forward(Gen *g, int nseq, int T) {
 }
 
 // A prefill or eager step: upload, then the device work.
-static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const int *count, const int32_t *toks) {
+static int gen_step(GenWork *g, int nseq, const int *slot, const int *pos0, const int *count, const int32_t *toks) {
     int T = 0;
     TRY(gen_upload(g, nseq, slot, pos0, count, toks, &T));
     return gen_forward(g, nseq, T);
@@ -166,33 +109,37 @@ static int gen_step(Gen *g, int nseq, const int *slot, const int *pos0, const in
 
 // Samples logits rows 0 .. n-1 on the backend (row r for sequence h_seq[r],
 // uploaded by gen_upload): device work only, no synchronisation.
-static int gen_sample_dev(Gen *g, int n) {
+static int gen_sample_dev(GenWork *g, int n) {
     Backend *b = g->b;
     int st = b->sample(b, g->out, (float *)(g->out + g->Lw), g->rng, g->logits, g->seq, g->cfg, n, g->m->cfg.vocab);
     return st ? grpo_wrap(st, "generate: ") : GRPO_OK;
 }
 
 // Copies back only the n tokens and log-probs that gen_sample_dev wrote.
-static int gen_fetch(Gen *g, int n) {
+static int gen_fetch(GenWork *g, int n) {
     return g->b->to_host(g->b, g->h_out, g->out, ((size_t)g->Lw + n) * sizeof(int32_t));
 }
 
-static int gen_sample(Gen *g, int n) {
+static int gen_sample(GenWork *g, int n) {
     TRY(gen_sample_dev(g, n));
     return gen_fetch(g, n);
 }
 
-// Captures the device work of a decode step with na active sequences (one
-// token each: forward + sampling) as a graph. On any failure the capture is
-// ended and discarded and graphs are switched off for this call: the caller
-// then runs the step eagerly (nothing captured ran). Never fails.
-static void gen_capture(Gen *g, int na) {
+// Captures the device work of a decode step of nb rows (one token each:
+// forward + sampling) as a graph. Its kernels get buffer addresses and sizes
+// (nb, the model's, the workspace's) by value and read everything else from
+// the workspace's memory, so the graph stays right for every step and call
+// until the workspace or the backend's scratch memory moves. On any failure
+// the capture is ended and discarded and graphs are switched off for this
+// call: the caller then runs the step eagerly (nothing captured ran). Never
+// fails.
+static void gen_capture(GenWork *g, int nb) {
     Backend *b = g->b;
     void *graph = NULL;
     int st = b->graph_begin(b);
     if (!st) {
-        int work = gen_forward(g, na, na);
-        if (!work) work = gen_sample_dev(g, na);
+        int work = gen_forward(g, nb, nb);
+        if (!work) work = gen_sample_dev(g, nb);
         char why[sizeof g->gs->why] = "";
         if (work) snprintf(why, sizeof why, "%s", grpo_errmsg());
         st = b->graph_end(b, &graph); // always ends the capture
@@ -208,29 +155,30 @@ static void gen_capture(Gen *g, int na) {
         snprintf(g->gs->why, sizeof g->gs->why, "%s", grpo_errmsg());
         return;
     }
-    g->graphs[na - 1] = graph;
+    g->graphs[nb - 1] = graph;
     g->gs->captured++;
 }
 
-// One decode step (na sequences, one token each) through its graph when
-// graphs are on, else eagerly; leaves the tokens in g->h_out.
-static int gen_decode(Gen *g, int na, const int *slot, const int *pos0, const int *count, const int32_t *toks) {
+// One decode step (nb rows, one token each, the first na of them live)
+// through its graph when graphs are on, else eagerly; leaves the live rows'
+// tokens in g->h_out.
+static int gen_decode(GenWork *g, int na, int nb, const int *slot, const int *pos0, const int *count, const int32_t *toks) {
     Backend *b = g->b;
     int T = 0;
-    TRY(gen_upload(g, na, slot, pos0, count, toks, &T));
-    if (g->use_graphs && !g->graphs[na - 1]) gen_capture(g, na);
+    TRY(gen_upload(g, nb, slot, pos0, count, toks, &T));
+    if (g->use_graphs && !g->graphs[nb - 1]) gen_capture(g, nb);
     if (g->use_graphs) {
-        TRY(b->graph_launch(b, g->graphs[na - 1]));
+        TRY(b->graph_launch(b, g->graphs[nb - 1]));
         g->gs->launched++;
     } else {
-        TRY(gen_forward(g, na, T));
-        TRY(gen_sample_dev(g, na));
+        TRY(gen_forward(g, nb, T));
+        TRY(gen_sample_dev(g, nb));
     }
     return gen_fetch(g, na);
 }
 
 // Copies prompt KV rows (len of them) from slot `from` to slot `to` in every layer.
-static int copy_slot(Gen *g, int from, int to, int len) {
+static int copy_slot(GenWork *g, int from, int to, int len) {
     const ModelConfig *c = &g->m->cfg;
     size_t kvd = (size_t)c->n_kv_heads * c->head_dim, layer_rows = (size_t)g->S * g->maxT * kvd;
     for (int l = 0; l < c->n_layers; l++) {
@@ -302,7 +250,7 @@ static int emit(Emit *e, int s, int tok, float lp) {
 }
 
 // Emits the n tokens gen_sample brought back (row r for sequence h_seq[r]).
-static int emit_rows(Gen *g, Emit *e, int n) {
+static int emit_rows(GenWork *g, Emit *e, int n) {
     const float *lp = (const float *)(g->h_out + g->Lw);
     for (int r = 0; r < n; r++) {
         int tok = g->h_out[r];
@@ -339,44 +287,43 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
     TRY(check_args(m, c, prompts, prompt_lens, n_prompts, G));
     Backend *b = m->be;
     if (!b->sample) return backend_require(b, NULL, "sample");
+    if (c->cache && c->cache->m != m) return grpo_fail(GRPO_EINVAL, "generate: the cache belongs to another model");
     const int V = m->cfg.vocab, S = n_prompts * G, share = !c->no_prefix_share;
     int maxlen = 0;
     for (int p = 0; p < n_prompts; p++) maxlen = prompt_lens[p] > maxlen ? prompt_lens[p] : maxlen;
-    Gen g = {0};
-    GenGraphStats local_gs;
-    g.m = m, g.b = b, g.S = S, g.cs = backend_dtype_size(b->cdt);
-    g.gs = c->graph_stats ? c->graph_stats : &local_gs;
-    memset(g.gs, 0, sizeof *g.gs);
-    const char *env = getenv("GRPO_CUDA_GRAPHS"); // the one place the switch is read
-    g.use_graphs = !c->no_graphs && !(env && !strcmp(env, "0")) && b->graph_begin && b->graph_end &&
-                   b->graph_launch && b->graph_free;
-    g.maxT = maxlen + c->max_tokens < m->cfg.max_pos ? maxlen + c->max_tokens : m->cfg.max_pos;
+    const int maxT = maxlen + c->max_tokens < m->cfg.max_pos ? maxlen + c->max_tokens : m->cfg.max_pos;
     int budget = c->prefill_tokens > 0 ? c->prefill_tokens : 2048;
     if (budget < maxlen) budget = maxlen;
     long total = 0;
     for (int p = 0; p < n_prompts; p++) total += (long)prompt_lens[p] * (share ? 1 : G);
-    g.Tw = (int)(total < budget ? total : budget);
-    if (g.Tw < S) g.Tw = S;
-    g.Lw = S;
-    size_t n = gen_layout(&g, NULL);
-    int st = b->alloc(b, &g.block, n);
-    if (st) return grpo_wrap(st, "generate: KV cache for %d sequences of %d tokens: ", S, g.maxT);
-    gen_layout(&g, g.block);
-    split_idx(&g, g.idx, &g.ids, &g.pos, &g.rows, &g.qs, &g.ks, &g.q0, &g.seq);
+    int Tw = (int)(total < budget ? total : budget);
+    if (Tw < S) Tw = S;
+
+    GenGraphStats local_gs;
+    GenGraphStats *gs = c->graph_stats ? c->graph_stats : &local_gs;
+    memset(gs, 0, sizeof *gs);
+    const int has_graphs = b->graph_begin && b->graph_end && b->graph_launch && b->graph_free;
+    const char *env = getenv("GRPO_CUDA_GRAPHS"); // the one place the switch is read
+    // The cache only pays where graphs exist; elsewhere each call has its own.
+    GenWork local = {0}, *g = c->cache && has_graphs ? &c->cache->g : &local;
+    const int own = g == &local;
+    g->gs = gs;
+    int st = own ? gen_work_alloc(g, m, S, maxT, Tw) : gen_work_reserve(c->cache, S, maxT, Tw);
+    if (st) return st;
+    for (int i = 0; i < g->S; i++) gs->kept += g->graphs[i] != NULL;
+    g->use_graphs = has_graphs && !c->no_graphs && !(env && !strcmp(env, "0"));
+    const int pad = has_graphs && !c->no_pad;
 
     memset(results, 0, (size_t)S * sizeof *results);
-    Emit e = {c, results, NULL, NULL, NULL, g.maxT};
-    g.h_idx = malloc(g.n_idx * sizeof(int32_t));
-    g.h_out = malloc(2 * (size_t)g.Lw * sizeof(int32_t));
+    Emit e = {c, results, NULL, NULL, NULL, maxT};
     int *slot = malloc((size_t)S * 3 * sizeof(int)), *unit_prompt = malloc((size_t)S * sizeof(int));
-    int32_t *toks = malloc((size_t)g.Tw * sizeof(int32_t));
+    int32_t *toks = malloc((size_t)g->Tw * sizeof(int32_t));
     Rng *rng = malloc((size_t)S * sizeof(Rng));
-    g.graphs = calloc((size_t)S, sizeof(void *));
     BackendSampleCfg *cfg = malloc((size_t)S * sizeof *cfg);
     e.text = calloc((size_t)S, sizeof(TextBuf));
     e.done = calloc((size_t)S, sizeof(int));
     e.cache_len = calloc((size_t)S, sizeof(int));
-    int ok = g.graphs && g.h_idx && g.h_out && slot && unit_prompt && toks && rng && cfg && e.text && e.done && e.cache_len;
+    int ok = slot && unit_prompt && toks && rng && cfg && e.text && e.done && e.cache_len;
     for (int s = 0; ok && s < S; s++) {
         results[s].tokens = malloc((size_t)c->max_tokens * sizeof(int32_t));
         results[s].logprobs = malloc((size_t)c->max_tokens * sizeof(float));
@@ -389,10 +336,9 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
         goto done;
     }
     // The sampler's state lives with the logits: uploaded once, advanced there.
-    if ((st = b->to_device(b, g.rng, rng, (size_t)S * sizeof(Rng))) ||
-        (st = b->to_device(b, g.cfg, cfg, (size_t)S * sizeof *cfg)))
+    if ((st = b->to_device(b, g->rng, rng, (size_t)S * sizeof(Rng))) ||
+        (st = b->to_device(b, g->cfg, cfg, (size_t)S * sizeof *cfg)))
         goto done;
-    split_idx(&g, g.h_idx, &g.h_ids, &g.h_pos, &g.h_rows, &g.h_qs, &g.h_ks, &g.h_q0, &g.h_seq);
     int *pos0 = slot + S, *count = slot + 2 * S;
 
     // Prefill: one unit per distinct prompt (or per sequence without sharing),
@@ -414,14 +360,14 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
         // Each sequence's first token comes from its prompt's logits: with
         // sharing, unit i's row serves sequences p*G .. p*G + G-1.
         int first = share ? u0 * G : u0, n_seq = share ? nu * G : nu;
-        for (int r = 0; r < n_seq; r++) g.h_seq[r] = first + r;
-        if ((st = gen_step(&g, nu, slot, pos0, count, toks))) break;
+        for (int r = 0; r < n_seq; r++) g->h_seq[r] = first + r;
+        if ((st = gen_step(g, nu, slot, pos0, count, toks))) break;
         for (int i = 0; i < nu && !st; i++) {
             int p = unit_prompt[i];
             for (int k = 0; k < G; k++) {
                 int s = share ? p * G + k : slot[i];
                 e.cache_len[s] = prompt_lens[p];
-                if (share && k > 0) st = copy_slot(&g, p * G, s, prompt_lens[p]);
+                if (share && k > 0) st = copy_slot(g, p * G, s, prompt_lens[p]);
                 if (!share) break;
             }
         }
@@ -430,8 +376,9 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
         for (int i = nu - 1; share && G > 1 && i >= 0 && !st; i--)
             for (int k = G - 1; k >= 0 && !st; k--)
                 if (i * G + k != i)
-                    st = b->copy(b, g.logits + (size_t)(i * G + k) * V, g.logits + (size_t)i * V, (size_t)V * sizeof(float));
-        if (st || (st = gen_sample(&g, n_seq)) || (st = emit_rows(&g, &e, n_seq))) break;
+                    st = b->copy(b, g->logits + (size_t)(i * G + k) * V, g->logits + (size_t)i * V,
+                                 (size_t)V * sizeof(float));
+        if (st || (st = gen_sample(g, n_seq)) || (st = emit_rows(g, &e, n_seq))) break;
         u0 += nu;
     }
     // Decode: every unfinished sequence advances one token per step.
@@ -443,22 +390,34 @@ int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const 
             pos0[na] = e.cache_len[s];
             count[na] = 1;
             toks[na] = results[s].tokens[results[s].n_tokens - 1];
-            g.h_seq[na] = s;
+            g->h_seq[na] = s;
             na++;
         }
         if (!na) break;
-        if ((st = gen_decode(&g, na, slot, pos0, count, toks))) break;
+        // Padding rows: token 0 at position 0 of finished sequences' slots,
+        // one each (there are S - na of them, at least nb - na). Only its own
+        // sequence reads a slot's cache rows and RNG state, so the live rows
+        // are untouched; what the padding rows sample is never read. nb
+        // depends on the call alone (not on a cache's size), so a call's
+        // results do too.
+        int nb = pad ? gen_rows(na, S) : na;
+        for (int s = S - 1, r = na; r < nb && s >= 0; s--)
+            if (e.done[s]) {
+                slot[r] = s, pos0[r] = 0, count[r] = 1, toks[r] = 0, g->h_seq[r] = s;
+                r++;
+            }
+        gs->pad_rows += nb - na;
+        if ((st = gen_decode(g, na, nb, slot, pos0, count, toks))) break;
         for (int i = 0; i < na; i++) e.cache_len[slot[i]]++;
-        if ((st = emit_rows(&g, &e, na))) break;
+        if ((st = emit_rows(g, &e, na))) break;
     }
 done:
     if (st) gen_results_free(results, S);
     for (int s = 0; e.text && s < S; s++) free(e.text[s].buf);
-    free(g.h_idx), free(g.h_out), free(slot), free(unit_prompt), free(toks), free(rng), free(cfg);
+    free(slot), free(unit_prompt), free(toks), free(rng), free(cfg);
     free(e.text), free(e.done), free(e.cache_len);
-    for (int i = 0; g.graphs && i < S; i++)
-        if (g.graphs[i]) b->graph_free(b, g.graphs[i]);
-    free(g.graphs);
-    b->free(b, g.block);
+    // A call that failed leaves nothing behind that it may have left half done.
+    if (own || st) gen_work_release(g);
+    g->gs = NULL; // the stats may be the caller's local
     return st;
 }

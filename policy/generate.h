@@ -23,11 +23,34 @@ typedef enum { GEN_FINISH_STOP = 0, GEN_FINISH_LENGTH = 1 } GenFinish;
 const char *gen_finish_name(GenFinish f); // "stop" | "length"
 
 // What generate() did with graphs: decode steps run through a graph, graphs
-// captured, and the reason the last capture failed ("" when none did).
+// captured, and the reason the last capture failed ("" when none did); with a
+// GenCache also the graphs the call found in it (captured by earlier calls;
+// they stay valid: the CUDA backend never frees memory a graph may hold while
+// it lives, see cuda_scratch), and 1 in `built` when it (re)allocated the cache's workspace (first use, or a call needed
+// more sequences / tokens than it had room for; the old graphs go with it).
+// pad_rows: rows decode steps computed for no live sequence (see no_pad).
 typedef struct {
     int launched, captured, failed;
+    int kept, built;
+    long pad_rows;
     char why[200];
 } GenGraphStats;
+
+// A generation workspace kept across generate() calls (GenConfig.cache): the
+// device buffers (KV cache, activations, logits, index arrays, sampler state)
+// and the decode-step graphs captured over them, so a trainer that generates
+// every step captures its graphs in the first steps only. It belongs to one
+// model: free it before that model and its backend. A call fits the
+// workspace when it has at most as many sequences, cache rows per sequence
+// and prefill rows as the workspace has room for; otherwise the workspace is
+// freed (graphs included) and allocated again, large enough for both the old
+// and the new call. A call that fails empties it. It holds device memory
+// between calls (a step's KV cache stays allocated through the policy update).
+// Only backends with graphs (CUDA) use it; elsewhere every call allocates and
+// frees its own workspace, as without a cache.
+typedef struct GenCache GenCache;
+int gen_cache_build(GenCache **out, Model *m);
+void gen_cache_free(GenCache *c);
 
 typedef struct {
     SamplerConfig sampler;
@@ -50,9 +73,22 @@ typedef struct {
     // active sequences, captured at its first use) unless no_graphs is set, the
     // environment has GRPO_CUDA_GRAPHS=0, or the backend has none (the CPU).
     // A capture that fails turns graphs off for the rest of the call; the
-    // results are the same bit for bit either way.
+    // results are the same bit for bit either way. Everything a captured step
+    // reads that changes between steps or calls (token ids, positions, cache
+    // rows, sequence lengths, sampler settings and RNG states) lives in device
+    // memory, so one graph serves every step and call with its row count.
     int no_graphs;
     GenGraphStats *graph_stats; // optional out (tests, bench): what the graphs did
+    GenCache *cache;         // optional: keep the workspace and graphs for later calls (see GenCache)
+    // On backends with graphs a decode step of na active sequences computes
+    // gen_rows(na, S) >= na rows (na rounded up to one of a few sizes; the
+    // extra rows run harmlessly in finished sequences' cache slots and are
+    // discarded), so a whole run needs only those few graphs. Graphs or not,
+    // cache or not, the same rows are computed, so the results are the same.
+    // (A matmul over more rows may round a row differently, e.g. sgemm on the
+    // CPU, so padded and unpadded runs can differ in the last bits.)
+    // no_pad (testing) computes exactly na rows.
+    int no_pad;
 } GenConfig;
 
 typedef struct {
@@ -67,5 +103,10 @@ typedef struct {
 int generate(Model *m, const GenConfig *c, const int32_t *const *prompts, const int *prompt_lens, int n_prompts, int G,
              GenResult *results);
 void gen_results_free(GenResult *r, int n);
+
+// The rows a decode step of na active sequences computes where rows are padded
+// (backends with graphs, see GenConfig.no_pad): na up to 8, then the next of
+// four sizes per doubling (10, 12, 14, 16, 20, 24, 28, 32, 40, ...), at most cap.
+int gen_rows(int na, int cap);
 
 #endif

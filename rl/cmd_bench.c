@@ -85,9 +85,10 @@ done:
 }
 
 
-// Best of `reps` timings of generate() with max_tokens new tokens per sequence.
+// Best of `reps` timings of generate() with max_tokens new tokens per sequence;
+// *captures adds up the graphs the calls captured.
 static int time_generate(Model *m, GenConfig *c, const int32_t *const *prompts, const int *lens, int batch, int reps,
-                         double *best) {
+                         double *best, int *captures) {
     GenResult *r = calloc((size_t)batch, sizeof *r);
     if (!r) return grpo_fail(GRPO_ENOMEM, "bench: out of memory");
     *best = 1e30;
@@ -101,6 +102,7 @@ static int time_generate(Model *m, GenConfig *c, const int32_t *const *prompts, 
         }
         gen_results_free(r, batch);
         if (dt < *best) *best = dt;
+        *captures += c->graph_stats->captured;
     }
     free(r);
     return GRPO_OK;
@@ -114,6 +116,7 @@ static int time_generate(Model *m, GenConfig *c, const int32_t *const *prompts, 
 static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, int gen_len, int train_len, int reps,
                        double temperature, int top_k, double top_p, int no_graphs) {
     Model *m = NULL;
+    GenCache *cache = NULL;
     if (model_load(&m, dir, b)) return cli_fail("bench");
     int rc = 1, V = m->cfg.vocab;
     int32_t *ids = malloc((size_t)batch * train_len * sizeof(int32_t) + (size_t)batch * prompt_len * sizeof(int32_t));
@@ -147,17 +150,27 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
     c.prefill_tokens = batch * prompt_len; // one pass, as the PyTorch baseline does
     // Decode steps through graphs (the default) or eagerly: what the graphs save
     // is the difference in decode_tok_s. gs describes the last generate call.
+    // The calls share a workspace as a trainer's steps do (kept to the end, so
+    // the peak device memory includes it, as in training): the first call
+    // with gen_len tokens captures the decode graph, the later ones reuse it.
     GenGraphStats gs;
     c.no_graphs = no_graphs;
     c.graph_stats = &gs;
+    if (gen_cache_build(&cache, m)) {
+        cli_fail("bench");
+        goto done;
+    }
+    c.cache = cache;
     double t_pre = 0, t_gen = 0, t_train = 1e30;
+    int captures = 0;
     c.max_tokens = 1;
-    if (time_generate(m, &c, prompts, lens, batch, 1, &t_pre) || time_generate(m, &c, prompts, lens, batch, 3, &t_pre)) {
+    if (time_generate(m, &c, prompts, lens, batch, 1, &t_pre, &captures) ||
+        time_generate(m, &c, prompts, lens, batch, 3, &t_pre, &captures)) {
         cli_fail("bench");
         goto done;
     }
     c.max_tokens = gen_len;
-    if (time_generate(m, &c, prompts, lens, batch, reps, &t_gen)) {
+    if (time_generate(m, &c, prompts, lens, batch, reps, &t_gen, &captures)) {
         cli_fail("bench");
         goto done;
     }
@@ -211,15 +224,16 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
            " \"prefill_tok_s\": %.1f, \"prefill_s\": %.4f, \"generate_s\": %.4f, \"decode_tok_s\": %.1f,"
            " \"generate_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_s\": %.4f, \"optim_s\": %.4f, \"train_step_tok_s\": %.1f,"
            " \"peak_rss_mib\": %.1f, \"peak_dev_mib\": %.1f, \"dev_total_mib\": %.1f, \"loadavg_before\": %.2f,"
-           " \"loadavg_after\": %.2f, \"graphs\": \"%s\", \"graph_launches\": %d}\n",
+           " \"loadavg_after\": %.2f, \"graphs\": \"%s\", \"graph_launches\": %d, \"graph_captures\": %d}\n",
            dir, m->n_params, b->name, b->device_name, backend_dtype_name(b->cdt), omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
            temperature, batch * prompt_len / t_pre, t_pre, t_gen,
            t_dec > 0 ? batch * (gen_len - 1) / t_dec : 0.0, batch * gen_len / t_gen, batch * train_len / t_train, t_train,
            t_opt, batch * train_len / (t_train + t_opt), ru.ru_maxrss / 1024.0, dev_peak / 1048576.0, dev_total / 1048576.0,
-           load0, load1[0], no_graphs ? "off" : gs.launched ? "on" : gs.failed ? "failed" : "none", gs.launched);
+           load0, load1[0], no_graphs ? "off" : gs.launched ? "on" : gs.failed ? "failed" : "none", gs.launched, captures);
     rc = 0;
 done:
     free(ids), free(prompts), free(lens), free(cu), free(lp), free(dlp);
+    gen_cache_free(cache);
     model_free(m);
     return rc;
 }

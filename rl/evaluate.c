@@ -58,7 +58,7 @@ int evaluate(const TrainEnv *e, const Dataset *data, const RuleSet *rules, const
         return grpo_fail(GRPO_ENOMEM, "out of memory");
     }
     for (int i = 0; i < n; i++) idx[i] = i;
-    RolloutOptions ro = {0.0, 1.0, 0.0, 0, o->max_tokens, o->seed, o->workers, 0};
+    RolloutOptions ro = {0.0, 1.0, 0.0, 0, o->max_tokens, o->seed, o->workers, 0, NULL};
     double gs, rs;
     int st = rollout_groups(e, data, rules, stops, &ro, idx, n, 1, groups, &gs, &rs);
     if (!st) {

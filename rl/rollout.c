@@ -116,6 +116,7 @@ int rollout_groups(const TrainEnv *e, const Dataset *data, const RuleSet *rules,
     gc.n_stop = stops->n_stops;
     gc.token_bytes = (const char *const *)stops->token_bytes;
     gc.token_len = stops->token_len;
+    gc.cache = o->cache;
     double t0 = now_s();
     if ((st = generate(e->model, &gc, prompts, plen, n, G, res))) goto done;
     *gen_s = now_s() - t0;

@@ -44,6 +44,7 @@ typedef struct {
     uint64_t seed;
     int reward_workers;
     int first_prompt; // these prompts start at first_prompt of the round's (split across processes): sampling streams follow
+    GenCache *cache;  // optional: generation workspace and graphs kept across calls (policy/generate.h)
 } RolloutOptions;
 
 // Prepares groups for examples idx[0..n) of data (prompts encoded), generates G

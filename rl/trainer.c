@@ -48,6 +48,7 @@ typedef struct {
     RunLog *log;
     int64_t run_id;
     StopTable stops;
+    GenCache *gen;   // the training rollouts' workspace and decode graphs, kept across steps
     int verifier;
     int nan_streak;
     const char *out_dir;
@@ -169,7 +170,7 @@ static int collect_groups(Trainer *t, long step, Group **out, int *n_out, int *p
         int a, b; // this process's prompts of the round; every process draws them all
         dist_split(want, &a, &b);
         RolloutOptions ro = {t->c.temperature, t->c.top_p, t->c.min_p, t->c.top_k, t->c.max_completion_len,
-                             round_seed((uint64_t)t->c.seed, step, r), (int)t->c.reward_workers, a};
+                             round_seed((uint64_t)t->c.seed, step, r), (int)t->c.reward_workers, a, t->gen};
         double gs = 0, rsec = 0;
         if (b > a && (st = rollout_groups(&t->env, t->env.train, t->rules, &t->stops, &ro, idx + a, b - a, G, round + a, &gs, &rsec)))
             break;
@@ -450,6 +451,9 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
             goto done;
     }
     if ((st = stoptable_build(&t.stops, &t.env))) goto done;
+    // Evaluation generates without it: its batches would grow the workspace
+    // kept through every training step.
+    if ((st = gen_cache_build(&t.gen, t.env.model))) goto done;
     if (rank0) { // the other processes never open the run file
         snprintf(db, sizeof db, "%s/run.db", out_dir);
         if ((st = runlog_open(db, 0, &t.log))) goto done;
@@ -515,6 +519,7 @@ restore:
     sigaction(SIGTERM, &old_term, NULL);
     if (t.log) runlog_finish_run(t.log, t.run_id, st ? "failed" : res->interrupted ? "interrupted" : "done");
 done:
+    gen_cache_free(t.gen);
     stoptable_free(&t.stops);
     runlog_close(t.log);
     ds_iter_free(&t.it);
