@@ -12,6 +12,7 @@
 // into fp32 registers; scores, softmax, lse and every accumulator are fp32.
 #include <stdlib.h>
 
+#include "kernels/cuda/cuda_attention.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 
 #define ATTN_WARPS 4 // warps per block
@@ -261,6 +262,8 @@ static int cuda_attention_forward(Backend *b, void *out, float *lse, const void 
     CudaCtx *c = cuda_ctx(b);
     attn_check_kernel<<<1, 256, 0, c->stream>>>(q_start, kv_start, q_pos0, S, T, c->dev_err);
     CUDA_TRY_LAUNCH();
+    if ((st = cuda_attention_decode_reserve(b))) return st; // before a decode step is captured
+    if (T == S) return cuda_attention_decode(b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads, n_kv_heads, head_dim);
     return CUDA_BY_CDT(b, attention_forward, b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads,
                        n_kv_heads, head_dim);
 }

@@ -144,6 +144,7 @@ static void cuda_destroy(Backend *b) {
         if (c->cublas_ws) cudaFree(c->cublas_ws);
         if (c->dev_err) cudaFree(c->dev_err);
         if (c->scratch) cudaFree(c->scratch);
+        if (c->dec_part) cudaFree(c->dec_part);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
     }

@@ -51,6 +51,7 @@ typedef struct {
     int *dev_err;        // device (4): the first kernel-detected error
     void *scratch;       // device scratch for ops that need a temporary (grown on demand)
     size_t scratch_bytes;
+    void *dec_part;      // decode attention's split partials: fixed size, made outside captures (cuda_attention_decode.cu)
     size_t peak_used;    // device bytes in use, the most seen after an allocation
     void *cublas_ws;     // cuBLAS's fixed workspace (CUDA_CUBLAS_WS bytes): it never allocates in a capture
     int capturing;       // between graph_begin and graph_end: no allocation, no synchronisation
