@@ -263,7 +263,9 @@ static int cuda_attention_forward(Backend *b, void *out, float *lse, const void 
     attn_check_kernel<<<1, 256, 0, c->stream>>>(q_start, kv_start, q_pos0, S, T, c->dev_err);
     CUDA_TRY_LAUNCH();
     if ((st = cuda_attention_decode_reserve(b))) return st; // before a decode step is captured
-    if (T == S) return cuda_attention_decode(b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads, n_kv_heads, head_dim);
+    if (T == S) // one query row per sequence: decode steps
+        return cuda_attention_decode(b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads, n_kv_heads,
+                                     head_dim);
     return CUDA_BY_CDT(b, attention_forward, b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads,
                        n_kv_heads, head_dim);
 }

@@ -351,7 +351,8 @@ static int attention_decode(Backend *b, void *out, float *lse, const void *q, co
     constexpr int VE = 16 / sizeof(T);
     const uintptr_t align = (uintptr_t)q | (uintptr_t)k | (uintptr_t)v | (uintptr_t)out;
     const int nv = hd / VE;
-#define DEC_ARGS grid, c->stream, to, lse, part, ml, tq, tk, tv, q_start, kv_start, q_pos0, S, nh, nkv, hd, npass, maxsplit, qscale
+#define DEC_ARGS \
+    grid, c->stream, to, lse, part, ml, tq, tk, tv, q_start, kv_start, q_pos0, S, nh, nkv, hd, npass, maxsplit, qscale
     if (hd % VE == 0 && align % 16 == 0) {
         if (nv <= 8) dec_launch<T, VE, 8, 1>(gb, DEC_ARGS);
         else if (nv <= 16) dec_launch<T, VE, 16, 1>(gb, DEC_ARGS);
