@@ -321,6 +321,34 @@ static void test_attention(const AttnCase *c, int with_lse) {
     release_all();
 }
 
+// A decode call whose rows are split (300 keys: 2 splits, then the merge)
+// captured as a graph and replayed must equal the eager call bit for bit: no
+// allocation or synchronisation inside, and the same kernels and arguments.
+static void test_attention_decode_graph(void) {
+    if (!gpu->graph_begin) return; // the CPU playing the GPU has no graphs
+    const int S = 2, nh = 4, nkv = 2, hd = 64, maxlen = 301;
+    int32_t qs[3] = {0, 1, 2}, ks[2] = {0, maxlen}, q0[2] = {300, 5};
+    size_t nq = (size_t)S * nh * hd, nk = (size_t)S * maxlen * nkv * hd;
+    float *q = randc(nq, 1.5f), *k = randc(nk, 1.5f), *v = randc(nk, 1.0f);
+    void *d_q = devc(q, nq), *d_k = devc(k, nk), *d_v = devc(v, nk), *d_o1 = devc(NULL, nq), *d_o2 = devc(NULL, nq);
+    void *d_l1 = dev(NULL, (size_t)S * nh * 4), *d_l2 = dev(NULL, (size_t)S * nh * 4), *d_qs = dev(qs, sizeof qs);
+    void *d_ks = dev(ks, sizeof ks), *d_q0 = dev(q0, sizeof q0), *graph = NULL;
+    ok(gpu->attention_forward(gpu, d_o1, d_l1, d_q, d_k, d_v, d_qs, d_ks, d_q0, S, S, nh, nkv, hd), "decode eager");
+    CHECK(gpu->graph_begin(gpu) == GRPO_OK, "graph_begin: %s", grpo_errmsg());
+    int st = gpu->attention_forward(gpu, d_o2, d_l2, d_q, d_k, d_v, d_qs, d_ks, d_q0, S, S, nh, nkv, hd);
+    CHECK(st == GRPO_OK, "decode attention inside a capture: %s", grpo_errmsg());
+    CHECK(gpu->graph_end(gpu, &graph) == GRPO_OK && graph, "graph_end: %s", grpo_errmsg());
+    if (graph) {
+        ok(gpu->graph_launch(gpu, graph), "decode graph_launch");
+        float *o1 = hostc(d_o1, nq), *o2 = hostc(d_o2, nq), *l1 = host(d_l1, (size_t)S * nh);
+        float *l2 = host(d_l2, (size_t)S * nh);
+        CHECK(!memcmp(o1, o2, nq * sizeof(float)) && !memcmp(l1, l2, (size_t)S * nh * sizeof(float)),
+              "%s decode attention: the graph's out or lse differs from the eager call's", bf16 ? "bf16" : "fp32");
+        gpu->graph_free(gpu, graph);
+    }
+    release_all();
+}
+
 static void test_attention_bad_args(void) {
     int32_t qs[3] = {0, 2, 5}, ks[2] = {0, 2}, q0[2] = {0, 0};
     float *q = randc(5 * 8, 1.0f);
@@ -536,6 +564,7 @@ static void run_all(int self) {
     test_attention(&cases[1], 0);
     test_attention(&cases[8], 0);
     test_attention(&cases[12], 0); // split rows without lse
+    test_attention_decode_graph();
     if (!self) test_attention_bad_args();
 
     static const size_t ns[] = {1, 7, 1000, 33 * 200 + 1};
