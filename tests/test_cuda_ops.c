@@ -236,13 +236,14 @@ static void test_rope(int T, int nh, int hd) {
 // ---------------------------------------------------------------- attention
 typedef struct {
     int nh, nkv, hd, S;
-    int lens[4], pos0[4];
-    int cache; // 1: keys live in a KV cache (kv_start = s * max_len, q_pos0 = pos0)
+    int lens[8], pos0[8];
+    int cache;        // 1: keys live in a KV cache (kv_start = s * max_len, q_pos0 = pos0)
+    int forward_only; // long caches: the backward (not under test there) would dominate the run time
 } AttnCase;
 
 // Whether the CUDA backend runs this attention on its tensor-core path (the
 // rule in kernels/cuda/cuda_attention.cu): bf16, head_dim <= 128, and for the
-// forward some sequence with more than one query row (T > S).
+// forward anything but decode-shaped calls (T != S).
 static int attn_tc(int hd) {
     const char *e = getenv("GRPO_CUDA_TC_ATTN");
     return bf16 && hd <= 128 && !(e && !strcmp(e, "0"));
@@ -287,6 +288,29 @@ static void attn_tc_bounds(float *bout, float *bdq, float *bdk, float *bdv, cons
             }
 }
 
+// The longest single-row sequence of a decode case again, alone (S = T = 1):
+// its output must equal, bit for bit, its row computed in the batch (the
+// split of a row's keys depends on its key count only).
+static void test_attention_row_alone(const AttnCase *c, void *d_out, void *d_q, void *d_k, void *d_v,
+                                     const int32_t *qs, const int32_t *ks, const int32_t *q0) {
+    int s = -1;
+    for (int i = 0; i < c->S; i++)
+        if (c->lens[i] == 1 && (s < 0 || q0[i] > q0[s])) s = i;
+    if (s < 0 || c->S == 1) return;
+    size_t qd = (size_t)c->nh * c->hd;
+    int32_t qs1[2] = {0, 1};
+    void *d_o1 = devc(NULL, qd), *d_qs = dev(qs1, sizeof qs1), *d_ks = dev(&ks[s], 4), *d_q0 = dev(&q0[s], 4);
+    char w[160];
+    snprintf(w, sizeof w, "attention_forward heads=%d/%d hd=%d row of %d keys alone", c->nh, c->nkv, c->hd,
+             q0[s] + 1);
+    ok(gpu->attention_forward(gpu, d_o1, NULL, backend_off(gpu, d_q, (size_t)qs[s] * qd), d_k, d_v, d_qs, d_ks,
+                              d_q0, 1, 1, c->nh, c->nkv, c->hd),
+       w);
+    float *alone = hostc(d_o1, qd), *batch = hostc(d_out, (size_t)(qs[s] + 1) * qd) + (size_t)qs[s] * qd;
+    CHECK(!memcmp(alone, batch, qd * sizeof(float)), "%s %s: differs from the same row in the batch",
+          bf16 ? "bf16" : "fp32", w);
+}
+
 static void test_attention(const AttnCase *c, int with_lse) {
     char w[200], tag[120];
     int S = c->S, T = 0, maxlen = 0;
@@ -328,11 +352,11 @@ static void test_attention(const AttnCase *c, int with_lse) {
     float *out_b = hmalloc(nq * 4);
     memcpy(out_b, out, nq * 4);
     if (bf16) tu_bf16_round_all(out_b, nq);
-    if (attn_tc(c->hd)) {
+    if (attn_tc(c->hd) && !c->forward_only) {
         bout = hmalloc(nq * 4), bdq = hmalloc(nq * 4), bdk = hmalloc(nk * 4), bdv = hmalloc(nk * 4);
         attn_tc_bounds(bout, bdq, bdk, bdv, q, k, v, out_b, dout, lse, qs, ks, q0, S, c->nh, c->nkv, c->hd, nk);
     }
-    if (attn_tc(c->hd) && T > S) cmpc_bound(w, d_out, out, bout, nq, RED_ATOL, RED_RTOL);
+    if (bout && T != S) cmpc_bound(w, d_out, out, bout, nq, RED_ATOL, RED_RTOL);
     else cmpc(w, d_out, out, nq, RED_ATOL, RED_RTOL);
     if (!with_lse) {
         release_all();
@@ -340,6 +364,11 @@ static void test_attention(const AttnCase *c, int with_lse) {
     }
     snprintf(w, sizeof w, "attention_forward lse %s", tag);
     cmp(w, d_lse, lse, (size_t)T * c->nh, RED_ATOL, RED_RTOL);
+    if (c->forward_only) {
+        test_attention_row_alone(c, d_out, d_q, d_k, d_v, qs, ks, q0);
+        release_all();
+        return;
+    }
     // Backward from the CPU's out (bf16-rounded in a bf16 run, for both) and
     // lse on both, so only the backward is compared.
     memcpy(out, out_b, nq * 4);
@@ -361,6 +390,34 @@ static void test_attention(const AttnCase *c, int with_lse) {
     snprintf(w, sizeof w, "attention_backward dv %s", tag);
     if (bdv) cmpc_bound(w, d_dv, dv, bdv, nk, RED_ATOL, RED_RTOL);
     else cmpc(w, d_dv, dv, nk, RED_ATOL, RED_RTOL);
+    release_all();
+}
+
+// A decode call whose rows are split (300 keys: 2 splits, then the merge)
+// captured as a graph and replayed must equal the eager call bit for bit: no
+// allocation or synchronisation inside, and the same kernels and arguments.
+static void test_attention_decode_graph(void) {
+    if (!gpu->graph_begin) return; // the CPU playing the GPU has no graphs
+    const int S = 2, nh = 4, nkv = 2, hd = 64, maxlen = 301;
+    int32_t qs[3] = {0, 1, 2}, ks[2] = {0, maxlen}, q0[2] = {300, 5};
+    size_t nq = (size_t)S * nh * hd, nk = (size_t)S * maxlen * nkv * hd;
+    float *q = randc(nq, 1.5f), *k = randc(nk, 1.5f), *v = randc(nk, 1.0f);
+    void *d_q = devc(q, nq), *d_k = devc(k, nk), *d_v = devc(v, nk), *d_o1 = devc(NULL, nq), *d_o2 = devc(NULL, nq);
+    void *d_l1 = dev(NULL, (size_t)S * nh * 4), *d_l2 = dev(NULL, (size_t)S * nh * 4), *d_qs = dev(qs, sizeof qs);
+    void *d_ks = dev(ks, sizeof ks), *d_q0 = dev(q0, sizeof q0), *graph = NULL;
+    ok(gpu->attention_forward(gpu, d_o1, d_l1, d_q, d_k, d_v, d_qs, d_ks, d_q0, S, S, nh, nkv, hd), "decode eager");
+    CHECK(gpu->graph_begin(gpu) == GRPO_OK, "graph_begin: %s", grpo_errmsg());
+    int st = gpu->attention_forward(gpu, d_o2, d_l2, d_q, d_k, d_v, d_qs, d_ks, d_q0, S, S, nh, nkv, hd);
+    CHECK(st == GRPO_OK, "decode attention inside a capture: %s", grpo_errmsg());
+    CHECK(gpu->graph_end(gpu, &graph) == GRPO_OK && graph, "graph_end: %s", grpo_errmsg());
+    if (graph) {
+        ok(gpu->graph_launch(gpu, graph), "decode graph_launch");
+        float *o1 = hostc(d_o1, nq), *o2 = hostc(d_o2, nq), *l1 = host(d_l1, (size_t)S * nh);
+        float *l2 = host(d_l2, (size_t)S * nh);
+        CHECK(!memcmp(o1, o2, nq * sizeof(float)) && !memcmp(l1, l2, (size_t)S * nh * sizeof(float)),
+              "%s decode attention: the graph's out or lse differs from the eager call's", bf16 ? "bf16" : "fp32");
+        gpu->graph_free(gpu, graph);
+    }
     release_all();
 }
 
@@ -543,32 +600,51 @@ static void run_all(int self) {
     }
 
     static const AttnCase cases[] = {
-        {4, 2, 32, 1, {7}, {0}, 0},
-        {4, 2, 64, 3, {1, 33, 7}, {0}, 0},
-        {8, 1, 128, 2, {130, 5}, {0}, 0},
-        {8, 1, 64, 3, {33, 1, 2}, {0}, 0},
-        {4, 4, 32, 1, {17}, {0}, 0},
-        {2, 1, 256, 2, {9, 3}, {0}, 0},
-        {4, 2, 80, 2, {11, 6}, {0}, 0},
-        {2, 1, 16, 1, {5}, {0}, 0},
+        {4, 2, 32, 1, {7}, {0}, 0, 0},
+        {4, 2, 64, 3, {1, 33, 7}, {0}, 0, 0},
+        {8, 1, 128, 2, {130, 5}, {0}, 0, 0},
+        {8, 1, 64, 3, {33, 1, 2}, {0}, 0, 0},
+        {4, 4, 32, 1, {17}, {0}, 0, 0},
+        {2, 1, 256, 2, {9, 3}, {0}, 0, 0},
+        {4, 2, 80, 2, {11, 6}, {0}, 0, 0},
+        {2, 1, 16, 1, {5}, {0}, 0, 0},
+        // decoding: one new row per sequence at different cache lengths
+        {4, 2, 64, 3, {1, 1, 1}, {0, 5, 40}, 1, 0},
+        {8, 1, 128, 4, {1, 1, 1, 1}, {130, 0, 7, 33}, 1, 0},
+        // chunked prefill on top of a cache, and a fresh prompt beside it
+        {4, 2, 32, 3, {3, 1, 6}, {4, 0, 17}, 1, 0},
+        {8, 2, 64, 2, {33, 7}, {0, 20}, 1, 0},
+        // decoding over long caches (T == S): ragged key counts from 1 to 3000, so
+        // rows use 1 to 12 splits; GQA groups 7, 2, 1, 3 and 16 (two passes of 8);
+        // head_dim 64, 128 and 256 (16-byte loads), 40, 24 and 72 (16-byte loads,
+        // idle lanes), 30, 50 and 130 (the scalar path) and 100 (scalar in bf16)
+        {14, 2, 64, 5, {1, 1, 1, 1, 1}, {0, 299, 1000, 2999, 17}, 1, 1},
+        {4, 2, 128, 3, {1, 1, 1}, {511, 0, 64}, 1, 1},
+        {3, 3, 40, 3, {1, 1, 1}, {700, 2, 256}, 1, 1},
+        {6, 2, 24, 2, {1, 1}, {257, 40}, 1, 1},
+        {6, 2, 30, 2, {1, 1}, {600, 1}, 1, 1},
+        {2, 2, 100, 2, {1, 1}, {300, 9}, 1, 1},
+        {2, 1, 72, 2, {1, 1}, {1100, 0}, 1, 1},
+        {2, 1, 256, 2, {1, 1}, {520, 3}, 1, 1},
+        {16, 1, 32, 2, {1, 1}, {300, 5}, 1, 1},
+        {4, 2, 50, 2, {1, 1}, {270, 4}, 1, 1},
+        {2, 1, 130, 1, {1}, {260}, 1, 1},
+        // T == S without one row per sequence: the decode kernel serves any offsets
+        {4, 2, 64, 3, {0, 2, 1}, {5, 300, 0}, 1, 1},
         // several 64-row tiles on both sides (the tensor-core path's tiling),
         // every head-dim bucket, a head_dim that is no multiple of 8 (scalar
         // tile loads), and prefill of long prompts on top of a cache
-        {4, 2, 64, 2, {150, 70}, {0}, 0},
-        {2, 2, 96, 2, {100, 64}, {0}, 0},
-        {4, 1, 20, 3, {65, 1, 129}, {0}, 0},
-        {2, 1, 24, 1, {80}, {0}, 0},
-        {4, 2, 64, 2, {80, 10}, {100, 0}, 1},
-        // decoding: one new row per sequence at different cache lengths
-        {4, 2, 64, 3, {1, 1, 1}, {0, 5, 40}, 1},
-        {8, 1, 128, 4, {1, 1, 1, 1}, {130, 0, 7, 33}, 1},
-        // chunked prefill on top of a cache, and a fresh prompt beside it
-        {4, 2, 32, 3, {3, 1, 6}, {4, 0, 17}, 1},
-        {8, 2, 64, 2, {33, 7}, {0, 20}, 1},
+        {4, 2, 64, 2, {150, 70}, {0}, 0, 0},
+        {2, 2, 96, 2, {100, 64}, {0}, 0, 0},
+        {4, 1, 20, 3, {65, 1, 129}, {0}, 0, 0},
+        {2, 1, 24, 1, {80}, {0}, 0, 0},
+        {4, 2, 64, 2, {80, 10}, {100, 0}, 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_attention(&cases[i], 1);
     test_attention(&cases[1], 0);
     test_attention(&cases[8], 0);
+    test_attention(&cases[12], 0); // split rows without lse
+    test_attention_decode_graph();
     if (!self) test_attention_bad_args();
 
     static const size_t ns[] = {1, 7, 1000, 33 * 200 + 1};

@@ -1,9 +1,10 @@
 // Causal grouped-query attention over packed sequences (as kernels/cpu/attention.c,
-// the contract is in backend.h). Flash-style: one warp per (query row, head)
-// streams over its keys with an online softmax, so scores are never stored;
-// forward saves the log-sum-exp and backward recomputes the probabilities.
-// The same kernel serves prefill, training and decoding (one query row per
-// sequence reading a KV cache through kv_start / q_pos0).
+// the contract is in backend.h): the op slots and the CUDA-core kernels.
+// Decode-shaped calls (T == S) go to cuda_attention_decode.cu; bf16 training
+// and prefill with head_dim <= 128 to the tensor cores (cuda_attention_tc.cu);
+// the rest (fp32, head_dim > 128) run here. Flash-style: one warp per (query
+// row, head) streams over its keys with an online softmax, so scores are never
+// stored; forward saves the log-sum-exp and backward recomputes the probabilities.
 //
 // Layout inside a warp: lane l holds elements l, l + 32, ... of a head
 // (ND = ceil(head_dim / 32) per lane, head_dim <= 256), so row loads are
@@ -12,7 +13,7 @@
 // into fp32 registers; scores, softmax, lse and every accumulator are fp32.
 #include <stdlib.h>
 
-#include "kernels/cuda/cuda_attention_tc.cuh"
+#include "kernels/cuda/cuda_attention.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 
 #define ATTN_WARPS 4 // warps per block
@@ -262,9 +263,12 @@ static int cuda_attention_forward(Backend *b, void *out, float *lse, const void 
     CudaCtx *c = cuda_ctx(b);
     attn_check_kernel<<<1, 256, 0, c->stream>>>(q_start, kv_start, q_pos0, S, T, c->dev_err);
     CUDA_TRY_LAUNCH();
-    // Tensor cores pay once sequences have several query rows (training,
-    // prefill); a decode step has one row per sequence.
-    if (T > S && cuda_attention_tc_applies(b, head_dim))
+    if ((st = cuda_attention_decode_reserve(b))) return st; // before a decode step is captured
+    if (T == S) // one query row per sequence: decode steps
+        return cuda_attention_decode(b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads, n_kv_heads,
+                                     head_dim);
+    // Tensor cores for sequences of several query rows (training, prefill).
+    if (cuda_attention_tc_applies(b, head_dim))
         return cuda_attention_tc_forward(b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads, n_kv_heads,
                                          head_dim);
     return CUDA_BY_CDT(b, attention_forward, b, out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads,

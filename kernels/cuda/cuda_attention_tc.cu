@@ -2,8 +2,9 @@
 // schedule on the warp matrix functions (WMMA, bf16 inputs, fp32
 // accumulation). The contract is attention_forward/backward's in backend.h;
 // cuda_attention.cu routes here when the compute dtype is bf16, head_dim <= 128
-// and (forward) some sequence has more than one query row. Decoding (one row
-// per sequence) and head_dim > 128 stay on the CUDA-core kernels, as does fp32.
+// and (forward) the call is not decode-shaped (T != S: training, prefill).
+// Decoding has its own kernel (cuda_attention_decode.cu); fp32 and
+// head_dim > 128 stay on the CUDA-core kernels.
 //
 // Blocks own 64 query rows (forward, dq) or 64 key rows (dk/dv) of one
 // sequence and one head; each of the 4 warps owns 16 of those rows and walks
@@ -27,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda/cuda_attention_tc.cuh"
+#include "kernels/cuda/cuda_attention.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 
 using namespace nvcuda;

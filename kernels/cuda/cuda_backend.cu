@@ -150,6 +150,7 @@ static void cuda_destroy(Backend *b) {
         if (c->dev_err) cudaFree(c->dev_err);
         if (c->scratch) cudaFree(c->scratch);
         for (int i = 0; i < c->n_retired; i++) cudaFree(c->retired[i]);
+        if (c->dec_part) cudaFree(c->dec_part);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
     }

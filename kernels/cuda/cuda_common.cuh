@@ -55,6 +55,7 @@ typedef struct {
     size_t scratch_bytes;
     void *retired[CUDA_MAX_RETIRED]; // outgrown scratch buffers, kept for graphs that hold them
     int n_retired;
+    void *dec_part;      // decode attention's split partials: fixed size, made outside captures (cuda_attention_decode.cu)
     size_t peak_used;    // device bytes in use, the most seen after an allocation
     void *cublas_ws;     // cuBLAS's fixed workspace (CUDA_CUBLAS_WS bytes): it never allocates in a capture
     int capturing;       // between graph_begin and graph_end: no allocation, no synchronisation
