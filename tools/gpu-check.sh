@@ -219,6 +219,6 @@ done
       "0.5B $p: train (384 tok/seq)" "${R[qwen05b_${p}_train]}" \
       "0.5B $p: peak device memory" "${R[qwen05b_${p}_mem]}"
   done
-  printf '%-34s %s\n' "0.5B bf16 2048 tok/seq, tc attention" "${R[long_tc1]}" \
+  printf '%-34s %s\n' "0.5B bf16 2048 tok: tc attention" "${R[long_tc1]}" \
     "  same, CUDA-core attention" "${R[long_tc0]}"
 } | tee "$OUTD/summary.txt"
