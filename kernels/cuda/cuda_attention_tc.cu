@@ -450,11 +450,6 @@ __global__ void __launch_bounds__(TC_WARPS * 32)
 
 // ---------------------------------------------------------------- host side
 
-int cuda_attention_tc_applies(Backend *b, int head_dim) {
-    const char *e = getenv("GRPO_CUDA_TC_ATTN");
-    return b->cdt == BE_BF16 && head_dim <= 128 && !(e && !strcmp(e, "0"));
-}
-
 static int tc_vec(int hd, const void *a, const void *b2, const void *c, const void *d) {
     uintptr_t u = (uintptr_t)a | (uintptr_t)b2 | (uintptr_t)c | (uintptr_t)d;
     return hd % 8 == 0 && u % 16 == 0;
@@ -484,6 +479,17 @@ static int tc_forward(Backend *b, void *out, float *lse, const void *q, const vo
 #define TC_BY_HDP(hd, FN, ...)                                                                       \
     ((hd) <= 32 ? FN<32>(__VA_ARGS__) : (hd) <= 64 ? FN<64>(__VA_ARGS__) : (hd) <= 96 ? FN<96>(__VA_ARGS__) \
                                                                                        : FN<128>(__VA_ARGS__))
+
+// The most shared memory a kernel of the head_dim bucket asks for (dK/dV's).
+template <int HDP> static size_t tc_smem_need(void) { return Tc<HDP>::DKDV; }
+
+int cuda_attention_tc_applies(Backend *b, int head_dim) {
+    const char *e = getenv("GRPO_CUDA_TC_ATTN");
+    if (b->cdt != BE_BF16 || head_dim > 128 || (e && !strcmp(e, "0"))) return 0;
+    // A card with less shared memory per block than Hopper's (a consumer
+    // Blackwell JIT-compiling the compute_90 PTX) keeps the CUDA-core kernels.
+    return TC_BY_HDP(head_dim, tc_smem_need) <= (size_t)cuda_ctx(b)->smem_optin;
+}
 
 int cuda_attention_tc_forward(Backend *b, void *out, float *lse, const void *q, const void *k, const void *v,
                               const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,

@@ -197,6 +197,7 @@ extern "C" int backend_cuda_create(Backend **out) {
     if (e == cudaSuccess) e = cudaMalloc((void **)&c->dev_err, 4 * sizeof(int));
     if (e == cudaSuccess) e = cudaMemsetAsync(c->dev_err, 0, 4 * sizeof(int), c->stream);
     if (e == cudaSuccess) e = cudaMalloc(&c->cublas_ws, CUDA_CUBLAS_WS);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&c->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0);
     if (e != cudaSuccess) {
         cuda_destroy(b);
         return grpo_fail(GRPO_EDEVICE, "cuda: cannot initialise the device: %s", cudaGetErrorString(e));

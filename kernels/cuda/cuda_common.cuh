@@ -58,6 +58,7 @@ typedef struct {
     void *dec_part;      // decode attention's split partials: fixed size, made outside captures (cuda_attention_decode.cu)
     size_t peak_used;    // device bytes in use, the most seen after an allocation
     void *cublas_ws;     // cuBLAS's fixed workspace (CUDA_CUBLAS_WS bytes): it never allocates in a capture
+    int smem_optin;      // shared memory (bytes) a block may opt in to: 227 KiB on Hopper, ~99 KiB on consumer cards
     int capturing;       // between graph_begin and graph_end: no allocation, no synchronisation
 } CudaCtx;
 

@@ -62,6 +62,10 @@ static std::vector<unsigned char> dyn_buf;
 static size_t dyn_bytes;
 static std::vector<std::pair<const void *, int>> dyn_optin;
 void set_dyn_smem(size_t bytes) { dyn_bytes = bytes; }
+int smem_optin() {
+    const char *e = getenv("EMU_SMEM_OPTIN");
+    return e && atoi(e) > 0 ? atoi(e) : 227 * 1024;
+}
 void *dyn_smem() {
     // 128-byte aligned, as the kernels' __align__ declarations ask.
     return dyn_bytes ? (void *)(((uintptr_t)dyn_buf.data() + 127) & ~(uintptr_t)127) : NULL;
@@ -227,6 +231,11 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "CUDA emulator (CPU fibers)");
     p->major = 9;
+    return cudaSuccess;
+}
+cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int) {
+    if (a != cudaDevAttrMaxSharedMemoryPerBlockOptin) return cudaErrorInvalidValue;
+    *v = emu::smem_optin();
     return cudaSuccess;
 }
 cudaError_t cudaGetLastError(void) { cudaError_t e = emu::last_error; emu::last_error = cudaSuccess; return e; }

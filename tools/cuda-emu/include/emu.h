@@ -28,6 +28,7 @@ typedef enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAlloca
                cudaErrorInvalidConfiguration = 9, cudaErrorIllegalState = 401, cudaErrorLaunchFailure = 719,
                cudaErrorStreamCaptureUnsupported = 900, cudaErrorStreamCaptureInvalidated = 901 } cudaError_t;
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 typedef struct CUstream_st *cudaStream_t;
 // Graphs (the real values): while a stream captures, launches, GEMMs, memsets
 // and device-to-device copies queued on it are recorded as closures (kernel
@@ -58,6 +59,7 @@ struct dim3 {
 extern "C" {
 cudaError_t cudaGetDeviceCount(int *n);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev);
+cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int dev);
 cudaError_t cudaGetLastError(void);
 const char *cudaGetErrorString(cudaError_t e);
 cudaError_t cudaMalloc(void **p, size_t bytes);
@@ -98,6 +100,9 @@ bool smem_ok(const void *kernel, size_t bytes, const char *name);
 void set_dyn_smem(size_t bytes);
 void *dyn_smem();
 void set_max_dyn_smem(const void *kernel, int bytes);
+// The card's opt-in limit: an H100/H200's 227 KiB, or EMU_SMEM_OPTIN bytes
+// (e.g. 101376, a consumer card's 99 KiB) to check that code falls back.
+int smem_optin();
 void warp_barrier();
 // Whether stream s is capturing; record() adds an op to its capture (dropped
 // when the capture is already invalid).
@@ -129,7 +134,7 @@ template <class K> Launcher<K> launch(K k, const char *name, dim3 g, dim3 b, siz
 }
 } // namespace emu
 template <class K> static inline cudaError_t cudaFuncSetAttribute(K *kernel, cudaFuncAttribute attr, int value) {
-    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > 227 * 1024)
+    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > emu::smem_optin())
         return cudaErrorInvalidValue;
     emu::set_max_dyn_smem((const void *)kernel, value);
     return cudaSuccess;
