@@ -22,6 +22,7 @@
 #include "policy/generate.h"
 #include "policy/model.h"
 #include "testlib.h"
+#include "tu_gen.h"
 
 enum { NP = 3, G = 3, S = NP * G, MAXTOK = 12, NPMAX = 6 };
 
@@ -89,19 +90,7 @@ static int gen(Model *m, const GenConfig *c, GenResult *res, GenGraphStats *gs, 
     return st == GRPO_OK;
 }
 
-// 1 when a and b (n sequences) agree bit for bit (tokens, log-probs, lengths, finish reasons).
-static int same_n(const char *tag, const GenResult *a, const GenResult *b, int n) {
-    int ok = 1;
-    for (int s = 0; s < n; s++) {
-        int eq = a[s].n_tokens == b[s].n_tokens && a[s].finish == b[s].finish &&
-                 !memcmp(a[s].tokens, b[s].tokens, (size_t)a[s].n_tokens * sizeof(int32_t)) &&
-                 !memcmp(a[s].logprobs, b[s].logprobs, (size_t)a[s].n_tokens * sizeof(float));
-        CHECK(eq, "%s: sequence %d differs (%d vs %d tokens)", tag, s, a[s].n_tokens, b[s].n_tokens);
-        ok &= eq;
-    }
-    return ok;
-}
-static int same(const char *tag, const GenResult *a, const GenResult *b) { return same_n(tag, a, b, S); }
+static int same(const char *tag, const GenResult *a, const GenResult *b) { return tu_gen_same(tag, a, b, S); }
 
 // Graphs against eager for one sampler; the EOS ids are taken from an eager
 // run's tokens so that sequences stop at different steps.
@@ -217,7 +206,7 @@ static void cached_vs_eager(const char *tag, Model *m, const GenConfig *c, int n
     memset(gs, 0, sizeof *gs);
     if (!gen_with(m, c, np, pseed, NULL, 1, 0, eager, &egs)) return;
     if (gen_with(m, c, np, pseed, cache, no_graphs, 0, got, gs)) {
-        same_n(tag, eager, got, np * G);
+        tu_gen_same(tag, eager, got, np * G);
         gen_results_free(got, np * G);
     }
     gen_results_free(eager, np * G);
@@ -343,16 +332,10 @@ static void check_padding(const char *tag, Model *m) {
     GenGraphStats gp, ge, gg;
     if (!gen_with(m, &c, NPMAX, 6, NULL, 1, 0, padded, &gp)) return;
     if (gen_with(m, &c, NPMAX, 6, NULL, 1, 1, exact, &ge)) {
-        int bits = 1, lmin = MAXTOK, lmax = 0;
+        char t[64];
+        snprintf(t, sizeof t, "%s padding", tag);
+        int bits = tu_gen_close(t, padded, exact, n, 1e-4f), lmin = MAXTOK, lmax = 0;
         for (int s = 0; s < n; s++) {
-            int eq = padded[s].n_tokens == exact[s].n_tokens && padded[s].finish == exact[s].finish &&
-                     !memcmp(padded[s].tokens, exact[s].tokens, (size_t)exact[s].n_tokens * sizeof(int32_t));
-            CHECK(eq, "%s padding: sequence %d differs", tag, s);
-            for (int i = 0; eq && i < exact[s].n_tokens; i++) {
-                CHECK(fabsf(padded[s].logprobs[i] - exact[s].logprobs[i]) <= 1e-4f, "%s padding: seq %d token %d: %g vs %g",
-                      tag, s, i, padded[s].logprobs[i], exact[s].logprobs[i]);
-                bits &= padded[s].logprobs[i] == exact[s].logprobs[i];
-            }
             lmin = exact[s].n_tokens < lmin ? exact[s].n_tokens : lmin;
             lmax = exact[s].n_tokens > lmax ? exact[s].n_tokens : lmax;
         }
@@ -363,7 +346,7 @@ static void check_padding(const char *tag, Model *m) {
         gen_results_free(exact, n);
     }
     if (gen_with(m, &c, NPMAX, 6, NULL, 0, 0, graph, &gg)) {
-        same_n(tag, padded, graph, n);
+        tu_gen_same(tag, padded, graph, n);
         if (hg) CHECK(gg.captured >= 2 && gg.launched > gg.captured, "%s padding: captured %d launched %d", tag, gg.captured, gg.launched);
         gen_results_free(graph, n);
     }
@@ -409,7 +392,7 @@ static void check_series(const char *tag, Model *m) {
         if (gen_with(m, &c, NPMAX, 200 + (uint64_t)step, cache, 0, 0, bres, &gb)) {
             char t[96];
             snprintf(t, sizeof t, "%s series step %d", tag, step);
-            same_n(t, a, bres, n);
+            tu_gen_same(t, a, bres, n);
             int k = distinct_active(a, n);
             printf("  step %d: %d / %d / %d\n", step, k, ga.captured, gb.captured);
             before += k, padded += ga.captured, cached += gb.captured;

@@ -14,6 +14,7 @@
 #include "policy/generate.h"
 #include "policy/model.h"
 #include "testlib.h"
+#include "tu_gen.h"
 
 enum { G = 3, NPMAX = 8, MAXTOK = 10 };
 
@@ -57,32 +58,6 @@ static int run(Model *m, const GenConfig *c, int np, uint64_t pseed, GenCache *c
     return st == GRPO_OK;
 }
 
-static int same(const char *tag, const GenResult *a, const GenResult *b, int n) {
-    int ok = 1;
-    for (int s = 0; s < n; s++) {
-        int eq = a[s].n_tokens == b[s].n_tokens && a[s].finish == b[s].finish &&
-                 !memcmp(a[s].tokens, b[s].tokens, (size_t)a[s].n_tokens * sizeof(int32_t)) &&
-                 !memcmp(a[s].logprobs, b[s].logprobs, (size_t)a[s].n_tokens * sizeof(float));
-        CHECK(eq, "%s: sequence %d differs (%d vs %d tokens)", tag, s, a[s].n_tokens, b[s].n_tokens);
-        ok &= eq;
-    }
-    return ok;
-}
-
-// Tokens and finish reasons equal, log-probs within 1e-4: what padding may
-// change (a matmul over more than 8 rows is sgemm, whose rounding of a row can
-// depend on the row count).
-static void close_to(const char *tag, const GenResult *a, const GenResult *b, int n) {
-    for (int s = 0; s < n; s++) {
-        int eq = a[s].n_tokens == b[s].n_tokens && a[s].finish == b[s].finish &&
-                 !memcmp(a[s].tokens, b[s].tokens, (size_t)a[s].n_tokens * sizeof(int32_t));
-        CHECK(eq, "%s: sequence %d: other tokens (%d vs %d)", tag, s, a[s].n_tokens, b[s].n_tokens);
-        for (int i = 0; eq && i < a[s].n_tokens; i++)
-            CHECK(fabsf(a[s].logprobs[i] - b[s].logprobs[i]) <= 1e-4f, "%s: sequence %d token %d: %g vs %g", tag, s, i,
-                  a[s].logprobs[i], b[s].logprobs[i]);
-    }
-}
-
 // A call four ways: on the plain CPU, with graph slots (padded rows), with
 // slots through the cache, and with slots through the cache unpadded. The
 // cache changes nothing (bit for bit, padded or not); padding changes at most
@@ -100,9 +75,11 @@ static void four_ways(const char *tag, Model *m, const GenConfig *c, int np, uin
     ok = ok && run(m, c, np, pseed, NULL, 0, padded, &pgs);
     if (ok && run(m, c, np, pseed, cache, 0, cached, gs)) {
         snprintf(t, sizeof t, "%s: cached vs uncached", tag);
-        same(t, padded, cached, n);
+        tu_gen_same(t, padded, cached, n);
         snprintf(t, sizeof t, "%s: padded vs plain", tag);
-        close_to(t, plain, cached, n);
+        // Padding may change the last bits of log-probs (a matmul over more
+        // than 8 rows is sgemm, whose rounding of a row can depend on the row count).
+        tu_gen_close(t, plain, cached, n, 1e-4f);
         // Every call tries one capture, which fails, then steps eagerly.
         CHECK(gs->failed == 1 && gs->launched == 0 && gs->captured == 0, "%s: failed %d launched %d captured %d", tag,
               gs->failed, gs->launched, gs->captured);
@@ -111,7 +88,7 @@ static void four_ways(const char *tag, Model *m, const GenConfig *c, int np, uin
     }
     if (ok && run(m, c, np, pseed, cache, 1, exact, &xgs)) {
         snprintf(t, sizeof t, "%s: cached unpadded vs plain", tag);
-        same(t, plain, exact, n);
+        tu_gen_same(t, plain, exact, n);
         CHECK(xgs.pad_rows == 0 && xgs.built == 0, "%s: no_pad: %ld padding rows, built %d", tag, xgs.pad_rows, xgs.built);
         gen_results_free(exact, n);
     }

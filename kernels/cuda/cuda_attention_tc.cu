@@ -149,18 +149,21 @@ __device__ __forceinline__ int tc_seq(const int32_t *tiles, int S, int tb) {
     return lo;
 }
 
-// tiles (S+1): exclusive prefix of each sequence's 64-row tile count, over its
-// query rows (keys = 0) or its key rows (keys = 1); sequences with bad offsets
-// count none (attn_check_kernel reports them). One block of 1024 threads.
+// Sequence s's 64-row tiles over its query rows (keys = 0) or key rows
+// (keys = 1); none for bad offsets (attn_check_kernel reports them).
+__device__ __forceinline__ int tc_seq_tiles(const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0,
+                                            int s, int T, int keys) {
+    int a = q_start[s], e = q_start[s + 1], len = e - a;
+    if (a < 0 || e > T || len <= 0 || q_pos0[s] < 0 || kv_start[s] < 0) return 0;
+    return ((keys ? q_pos0[s] + len : len) + TC_ROWS - 1) / TC_ROWS;
+}
+
+// tiles (S+1): the exclusive prefix of tc_seq_tiles. One block of 1024 threads.
 __global__ void attn_tc_tiles_kernel(int32_t *tiles, const int32_t *q_start, const int32_t *kv_start,
                                      const int32_t *q_pos0, int S, int T, int keys) {
     __shared__ int sh[1024];
     int per = (S + 1023) / 1024, s0 = threadIdx.x * per, s1 = min(S, s0 + per), sum = 0;
-    for (int s = s0; s < s1; s++) {
-        int a = q_start[s], e = q_start[s + 1], len = e - a;
-        if (a < 0 || e > T || len < 0 || q_pos0[s] < 0 || kv_start[s] < 0 || len == 0) continue;
-        sum += ((keys ? q_pos0[s] + len : len) + TC_ROWS - 1) / TC_ROWS;
-    }
+    for (int s = s0; s < s1; s++) sum += tc_seq_tiles(q_start, kv_start, q_pos0, s, T, keys);
     sh[threadIdx.x] = sum;
     __syncthreads();
     for (int o = 1; o < 1024; o <<= 1) { // inclusive scan
@@ -172,9 +175,7 @@ __global__ void attn_tc_tiles_kernel(int32_t *tiles, const int32_t *q_start, con
     int run = sh[threadIdx.x] - sum;
     for (int s = s0; s < s1; s++) {
         tiles[s] = run;
-        int a = q_start[s], e = q_start[s + 1], len = e - a;
-        if (a < 0 || e > T || len < 0 || q_pos0[s] < 0 || kv_start[s] < 0 || len == 0) continue;
-        run += ((keys ? q_pos0[s] + len : len) + TC_ROWS - 1) / TC_ROWS;
+        run += tc_seq_tiles(q_start, kv_start, q_pos0, s, T, keys);
     }
     if (threadIdx.x == 1023) tiles[S] = sh[1023];
 }
