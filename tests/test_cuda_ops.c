@@ -579,7 +579,7 @@ static void test_zero_sizes(void) {
 }
 
 // Every case once, in gpu's current compute dtype.
-static void run_all(int self) {
+static void run_rows(int self) {
     static const int Ts[] = {1, 7, 33, 130}, Cs[] = {64, 96, 200};
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 3; j++) {
@@ -591,14 +591,18 @@ static void run_all(int self) {
     test_rmsnorm(33, 200, 0);
     test_bias(130, 263);
     if (!self) test_embedding_bad_id(); // the CPU reports bad data from the op itself
+}
 
+static void run_rope(void) {
     static const int hds[] = {32, 64, 128, 256, 80, 6};
     for (int i = 0; i < 6; i++) {
         test_rope(1, 4, hds[i]);
         test_rope(33, 2, hds[i]);
         test_rope(130, 8, hds[i]);
     }
+}
 
+static void run_attention(int self) {
     static const AttnCase cases[] = {
         {4, 2, 32, 1, {7}, {0}, 0, 0},
         {4, 2, 64, 3, {1, 33, 7}, {0}, 0, 0},
@@ -646,13 +650,17 @@ static void run_all(int self) {
     test_attention(&cases[12], 0); // split rows without lse
     test_attention_decode_graph();
     if (!self) test_attention_bad_args();
+}
 
+static void run_elementwise(void) {
     static const size_t ns[] = {1, 7, 1000, 33 * 200 + 1};
     for (int i = 0; i < 4; i++) test_elementwise(ns[i]);
     test_scatter(1, 96, 5);
     test_scatter(7, 200, 50);
     test_scatter(33, 64, 40);
+}
 
+static void run_logprob(int self) {
     static const int Vs[] = {263, 1000, 32001};
     for (int i = 0; i < 3; i++) {
         test_logprob(1, Vs[i], 1.0f, 1);
@@ -661,11 +669,57 @@ static void run_all(int self) {
     }
     test_logprob(7, 1000, 1.0f, 0);
     if (!self) test_logprob_bad_target();
+}
+
+// GRPO_TEST_ONLY=group[,group...] runs only those groups (rows, rope,
+// attention, elementwise, logprob), so a slow checker such as
+// compute-sanitizer can be pointed at one kernel family (tools/gpu-check.sh).
+static int want(const char *group) {
+    const char *only = getenv("GRPO_TEST_ONLY");
+    if (!only || !*only) return 1;
+    size_t n = strlen(group);
+    for (const char *p = only; (p = strstr(p, group)); p += n)
+        if ((p == only || p[-1] == ',') && (p[n] == ',' || !p[n])) return 1;
+    return 0;
+}
+
+// A misspelt group would silently run nothing: every name must be known.
+static int only_is_valid(void) {
+    static const char *groups[] = {"rows", "rope", "attention", "elementwise", "logprob"};
+    const char *only = getenv("GRPO_TEST_ONLY");
+    for (const char *p = only; p && *p;) {
+        size_t n = strcspn(p, ",");
+        int known = 0;
+        for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+            known |= strlen(groups[g]) == n && !strncmp(p, groups[g], n);
+        if (!known) {
+            fprintf(stderr, "GRPO_TEST_ONLY: unknown group '%.*s' (rows, rope, attention, elementwise, logprob)\n",
+                    (int)n, p);
+            return 0;
+        }
+        p += n + (p[n] == ',');
+    }
+    return 1;
+}
+
+static void run_all(int self) {
+    if (want("rows")) run_rows(self);
+    if (want("rope")) run_rope();
+    if (want("attention")) run_attention(self);
+    if (want("elementwise")) run_elementwise();
+    if (want("logprob")) run_logprob(self);
     test_zero_sizes();
 }
 
 int main(void) {
     const char *name = "test_cuda_ops";
+    if (!only_is_valid()) return 2;
+    // GRPO_TEST_PRECISION=fp32 or bf16 runs one half (for compute-sanitizer).
+    const char *prec = getenv("GRPO_TEST_PRECISION");
+    if (prec && strcmp(prec, "fp32") && strcmp(prec, "bf16")) {
+        fprintf(stderr, "GRPO_TEST_PRECISION: '%s' is neither fp32 nor bf16\n", prec);
+        return 2;
+    }
     int rc = tu_open_gpu(name, &gpu);
     if (!gpu) return rc;
     // With GRPO_TEST_DEVICE=cpu the CPU plays the GPU: a check of the test itself.
@@ -678,10 +732,12 @@ int main(void) {
     // runs is safe (backend.h: fixed once a model exists).
     gpu->cdt = BE_F32;
     bf16 = 0;
-    run_all(self);
+    if (!prec || !strcmp(prec, "fp32")) run_all(self);
     int fp32_checks = tu_checks, fp32_failures = tu_failures;
     printf("%s: fp32: %d passed, %d failed\n", name, fp32_checks - fp32_failures, fp32_failures);
-    if (self) {
+    if (prec && !strcmp(prec, "fp32")) {
+        printf("%s: bf16: not run (GRPO_TEST_PRECISION=fp32)\n", name);
+    } else if (self) {
         printf("%s: bf16: SKIPPED: the cpu backend computes in fp32 only\n", name);
     } else {
         gpu->cdt = BE_BF16;

@@ -3,15 +3,20 @@
 # runs the CUDA test programs, measures the card's ceilings (cuBLAS GEMM bf16 /
 # fp32 / tf32 TFLOP/s, device-to-device copy GB/s) and `grpo bench --device
 # cuda` (bf16 and fp32) on a small model and on a ~0.5B Qwen2-shaped random model, and prints
-# one short table last. Every stage has a timeout; one that fails or is
-# skipped is reported in the table and the rest still run. About 4-5 minutes
-# on an H200; on a machine without a GPU it builds, reports the CUDA stages
-# skipped with the reason, and prints the table.
+# one short table last. Beside them, when the machine has them: the same work in
+# PyTorch + transformers on the same card (tests/reference/bench_torch.py), and
+# compute-sanitizer (memcheck on any failing test program, racecheck on the
+# attention kernels) with the time left. Every stage has a timeout, cut to what
+# the whole run's budget leaves (GPU_CHECK_BUDGET, 530 s: the device call's 560
+# less a margin), so the table is always printed; a stage that fails, is
+# skipped or finds no time is reported in the table and the rest still run.
+# About 5 minutes on an H200; on a machine without a GPU it builds, reports the
+# CUDA stages skipped with the reason, and prints the table.
 #
 # On the GPU machine (see tools/gpu-pack.sh, run first on the CPU machine):
 #   device run: command "tools/gpu-check.sh", carry [".gpu-pack"], timeout_s 560
-# $OUT (the device tool's folder, else build-gpu/check) gets five files: gpu-check.log
-# (everything), build.log, tests.log, bench.jsonl and summary.txt (the table).
+# $OUT (the device tool's folder, else build-gpu/check) gets gpu-check.log
+# (everything), build.log, tests.log, bench.jsonl, sanitizer.log and summary.txt (the table).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,8 +27,28 @@ LOG=$OUTD/gpu-check.log
 exec > >(tee -a "$LOG") 2>&1
 T0=$SECONDS
 NPROC=$(nproc)
+BUDGET=${GPU_CHECK_BUDGET:-530}
 declare -A R # table cells
 note() { printf '[gpu-check %3ds] %s\n' $((SECONDS - T0)) "$*"; }
+# The seconds a stage may take: its own cap, cut to what the budget leaves
+# once 20 s are kept for the table. Below 10 the stage is not started.
+lim() {
+  local l=$((BUDGET - 20 - (SECONDS - T0)))
+  [ "$1" -lt "$l" ] && l=$1
+  [ "$l" -lt 10 ] && l=0
+  echo "$l"
+}
+late="not run: the ${BUDGET} s budget is spent"
+# tmo CAP CMD...: CMD under timeout $(lim CAP); exit 125 without running it when no time is left
+tmo() {
+  local L
+  L=$(lim "$1")
+  shift
+  [ "$L" = 0 ] && return 125
+  timeout "$L" "$@"
+}
+# a failed stage's cell from its exit status
+failed() { case $1 in 125) echo "$late" ;; 124) echo "TIMEOUT (see gpu-check.log)" ;; *) echo "FAILED rc=$1 (see gpu-check.log)" ;; esac; }
 # JSON number by key from a line of bench output
 jnum() { grep -o "\"$1\": *[-0-9.e+]*" | head -1 | sed 's/.*: *//'; }
 # JSON string by key
@@ -44,6 +69,7 @@ export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 
 # ---------------------------------------------------------------- build
 TESTS="test_matmul_cuda test_cuda_ops test_model_cuda test_cuda_train test_cuda_graphs"
+FAILED=
 targets="grpo"
 for t in $TESTS; do [ -f "tests/$t.c" ] && targets="$targets $t"; done
 BIN=$ROOT/build-gpu
@@ -99,9 +125,11 @@ for tname in $TESTS; do
     R[$tname]=$([ -f "tests/$tname.c" ] && echo "not built" || echo "missing (no tests/$tname.c)")
     continue
   fi
+  L=$(lim 150)
+  [ "$L" = 0 ] && { R[$tname]=$late; continue; }
   t=$SECONDS
   out=$(cd tests && GRPO_BIN="$BIN/grpo" GRPO_TEST_DIR="$ROOT/tests" GRPO_SOURCE_DIR="$ROOT" GRPO_BUILD_DIR="$BIN" \
-        OMP_NUM_THREADS=8 OMP_WAIT_POLICY=passive timeout 150 "$BIN/$tname" 2>&1)
+        OMP_NUM_THREADS=8 OMP_WAIT_POLICY=passive timeout "$L" "$BIN/$tname" 2>&1)
   rc=$?
   printf '== %s (rc %s)\n%s\n' "$tname" "$rc" "$out" >>"$OUTD/tests.log"
   printf '%s\n' "$out" | tail -30
@@ -109,16 +137,54 @@ for tname in $TESTS; do
   case $rc in
     0) R[$tname]="pass ($tally, $((SECONDS - t)) s)" ;;
     77) R[$tname]="skipped: $(printf '%s\n' "$out" | grep -o 'SKIPPED: .*' | head -1 | cut -c10-90)" ;;
-    124) R[$tname]="TIMEOUT after 150 s" ;;
-    *) R[$tname]="FAIL rc=$rc ($tally)" ;;
+    124) R[$tname]="TIMEOUT after $L s"; FAILED="$FAILED $tname" ;;
+    *) R[$tname]="FAIL rc=$rc ($tally)"; FAILED="$FAILED $tname" ;;
   esac
   note "$tname: ${R[$tname]}"
 done
 
+# ---------------------------------------------------------------- compute-sanitizer
+# What the emulator cannot show: real out-of-bounds accesses and shared-memory
+# races under the real warp schedule and fragment layouts. The image has
+# compute-sanitizer, but on some machine runtimes it refuses the device.
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+: >"$OUTD/sanitizer.log"
+# sanitize TOOL CAP KEY TEST [ENV=VALUE...]: one run; R[KEY] gets its summary
+sanitize() {
+  local tool=$1 cap=$2 key=$3 tname=$4 L
+  shift 4
+  L=$(lim "$cap")
+  [ "$L" = 0 ] && { R[$key]=$late; return 0; }
+  local out rc
+  out=$(cd tests && env GRPO_BIN="$BIN/grpo" GRPO_TEST_DIR="$ROOT/tests" GRPO_SOURCE_DIR="$ROOT" GRPO_BUILD_DIR="$BIN" \
+        OMP_NUM_THREADS=8 "$@" timeout "$L" "$SAN" --tool "$tool" --print-limit 20 "$BIN/$tname" 2>&1)
+  rc=$?
+  printf '== %s %s %s (rc %s)\n%s\n' "$tool" "$tname" "$*" "$rc" "$out" | head -400 >>"$OUTD/sanitizer.log"
+  local sum
+  sum=$(printf '%s\n' "$out" | grep -E '(ERROR|RACECHECK) SUMMARY' | tail -1 | sed 's/^=* *//')
+  if [ -n "$sum" ]; then
+    R[$key]="$sum (rc $rc)"
+  elif [ $rc = 124 ]; then
+    R[$key]="cut at $L s: $(printf '%s\n' "$out" | grep -c '^========= .*\(Invalid\|hazard\|Race\)') findings so far (sanitizer.log)"
+  else
+    R[$key]="did not run: $(printf '%s\n' "$out" | grep -m1 -iE 'error|not supported' | cut -c1-80)"
+  fi
+  note "$tool $tname: ${R[$key]}"
+}
+if [ $GPU = 1 ] && [ -n "$SAN" ]; then
+  n=0
+  for tname in ${FAILED:-}; do # the first two failing programs, under memcheck
+    [ $n -lt 2 ] || break
+    n=$((n + 1))
+    sanitize memcheck 60 "memcheck_$tname" "$tname"
+    MEMCHECKED="${MEMCHECKED:-} $tname"
+  done
+fi
+
 # ---------------------------------------------------------------- ceilings
 for k in bf16 f32 tf32 copy; do R[ceil_$k]=$([ $GPU = 1 ] && echo "no gpu_ceiling binary" || echo "$skip"); done
 if [ $GPU = 1 ] && [ -n "$CEIL" ]; then
-  timeout 90 "$CEIL" >"$OUTD/ceiling.jsonl" 2>&1
+  tmo 90 "$CEIL" >"$OUTD/ceiling.jsonl" 2>&1
   cat "$OUTD/ceiling.jsonl" | tee -a "$OUTD/bench.jsonl"
   for k in bf16 f32 tf32; do
     v=$(grep "\"dtype\": \"$k\"" "$OUTD/ceiling.jsonl" | jnum tflops)
@@ -131,7 +197,7 @@ if [ $GPU = 1 ] && [ -n "$CEIL" ]; then
   rm -f "$OUTD/ceiling.jsonl"
   # grpo's own matmul (the backend's one cuBLAS wrapper) in each precision, beside the ceilings
   for p in bf16 fp32; do
-    v=$(timeout 60 "$BIN/grpo" bench --device cuda --precision $p --matmul 8192 --iters 5 2>&1 | tee -a "$OUTD/bench.jsonl" |
+    v=$(tmo 60 "$BIN/grpo" bench --device cuda --precision $p --matmul 8192 --iters 5 2>&1 | tee -a "$OUTD/bench.jsonl" |
         jnum gflops)
     R[mm_$p]=${v:+$(awk -v g="$v" 'BEGIN{printf "%.1f TFLOP/s", g / 1000}')}
   done
@@ -145,17 +211,17 @@ bench() {
   for k in gen train mem; do R[${name}_$k]=$([ $GPU = 1 ] && echo - || echo "$skip"); done
   [ $GPU = 1 ] || return 0
   t=$SECONDS
-  if [ ! -f "$dir/model.safetensors" ] && ! timeout 120 "$BIN/grpo" init-model $init --seed 1 -o "$dir" >/dev/null; then
-    R[${name}_gen]="init-model failed"
+  if [ ! -f "$dir/model.safetensors" ] && ! tmo 120 "$BIN/grpo" init-model $init --seed 1 -o "$dir" >/dev/null; then
+    R[${name}_gen]="init-model: $(failed $?)"
     return 0
   fi
   note "$name model ready ($((SECONDS - t)) s); bench: $args"
   local out
-  out=$(timeout "$lim" "$BIN/grpo" bench --device cuda --precision "$prec" --model "$dir" $args 2>&1)
+  out=$(tmo "$lim" "$BIN/grpo" bench --device cuda --precision "$prec" --model "$dir" $args 2>&1)
   local rc=$?
   printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
   if [ $rc != 0 ] || ! printf '%s' "$out" | grep -q decode_tok_s; then
-    R[${name}_gen]=$([ $rc = 124 ] && echo "TIMEOUT after $lim s" || echo "FAILED rc=$rc (see gpu-check.log)")
+    R[${name}_gen]=$(failed $rc)
     return 0
   fi
   local j
@@ -174,11 +240,11 @@ bench small fp32 "$SMALL_INIT" "$SMALL_ARGS" 60
 # the launch overhead the graphs remove is the difference to small bf16's decode.
 R[small_nog]=$([ $GPU = 1 ] && echo - || echo "$skip")
 if [ $GPU = 1 ] && [ -f /tmp/grpo-gpu-small/model.safetensors ]; then
-  out=$(timeout 60 "$BIN/grpo" bench --device cuda --precision bf16 --model /tmp/grpo-gpu-small $SMALL_ARGS --train-len 16 --no-graphs 2>&1)
+  out=$(tmo 60 "$BIN/grpo" bench --device cuda --precision bf16 --model /tmp/grpo-gpu-small $SMALL_ARGS --train-len 16 --no-graphs 2>&1)
   rc=$?
   printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
   j=$(printf '%s\n' "$out" | grep decode_tok_s | tail -1)
-  R[small_nog]=$([ $rc = 0 ] && [ -n "$j" ] && echo "decode $(jnum decode_tok_s <<<"$j") tok/s (graphs $(jstr graphs <<<"$j"))" || echo "FAILED rc=$rc (see gpu-check.log)")
+  R[small_nog]=$([ $rc = 0 ] && [ -n "$j" ] && echo "decode $(jnum decode_tok_s <<<"$j") tok/s (graphs $(jstr graphs <<<"$j"))" || failed $rc)
 fi
 bench qwen05b bf16 "$Q05_INIT" "$Q05_ARGS" 150
 bench qwen05b fp32 "$Q05_INIT" "$Q05_ARGS" 120
@@ -189,14 +255,45 @@ LONG_ARGS="--batch 4 --prompt-len 16 --gen-len 4 --train-len 2048 --temperature 
 for tc in 1 0; do
   R[long_tc$tc]=$([ $GPU = 1 ] && echo - || echo "$skip")
   [ $GPU = 1 ] && [ -f /tmp/grpo-gpu-qwen05b/model.safetensors ] || continue
-  out=$(GRPO_CUDA_TC_ATTN=$tc timeout 90 "$BIN/grpo" bench --device cuda --precision bf16 --model /tmp/grpo-gpu-qwen05b \
+  out=$(GRPO_CUDA_TC_ATTN=$tc tmo 90 "$BIN/grpo" bench --device cuda --precision bf16 --model /tmp/grpo-gpu-qwen05b \
         $LONG_ARGS 2>&1)
   rc=$?
   printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
   j=$(printf '%s\n' "$out" | grep train_tok_s | tail -1)
   R[long_tc$tc]=$([ $rc = 0 ] && [ -n "$j" ] && echo "fwd+bwd $(jnum train_tok_s <<<"$j") tok/s, peak $(jnum peak_dev_mib <<<"$j") MiB" ||
-                 echo "FAILED rc=$rc (see gpu-check.log)")
+                 failed $rc)
 done
+
+# ---------------------------------------------------------------- PyTorch on the same card
+# The same work in PyTorch + transformers (bf16 weights, sdpa attention; the
+# image's python3 has both): the baseline grpo means to beat on this hardware.
+# torch_row NAME INIT ARGS CAP
+torch_row() {
+  local key=torch_$1 init=$2 args=$3 cap=$4
+  R[$key]=$([ $GPU = 1 ] && echo "no PyTorch + transformers here" || echo "$skip")
+  [ $GPU = 1 ] && python3 -c 'import torch, transformers' 2>/dev/null || return 0
+  # grpo bench's flags that bench_torch.py has too (it has no --reps)
+  local targs
+  targs=$(printf '%s\n' $args | paste -sd' ' | sed -E 's/--reps [0-9]+//')
+  local out rc
+  out=$(tmo "$cap" python3 tests/reference/bench_torch.py --device cuda --dtype bf16 --reps-decode 1 $init $targs 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | paste -sd' ' | tee -a "$OUTD/bench.jsonl"
+  if [ $rc = 0 ] && printf '%s' "$out" | grep -q decode_tok_s; then
+    R[$key]="prefill $(jnum prefill_tok_s <<<"$out" | cut -d. -f1), decode $(jnum decode_tok_s <<<"$out" | cut -d. -f1) tok/s; fwd+bwd $(jnum train_tok_s <<<"$out" | cut -d. -f1) tok/s; peak $(jnum peak_dev_mib <<<"$out" | cut -d. -f1) MiB"
+  else
+    R[$key]=$(failed $rc)
+  fi
+  note "PyTorch $1: ${R[$key]}"
+}
+torch_row qwen05b "$Q05_INIT" "$Q05_ARGS" 150
+torch_row small "$SMALL_INIT" "$SMALL_ARGS" 90
+
+# ---------------------------------------------------------------- racecheck
+# Shared-memory hazards in the attention kernels (the WMMA ones in bf16), with
+# what time is left; a cut run still lists what it found so far.
+R[racecheck]=$([ $GPU = 1 ] && echo "no compute-sanitizer here" || echo "$skip")
+[ $GPU = 1 ] && [ -n "$SAN" ] && [ -x "$BIN/test_cuda_ops" ] && sanitize racecheck 120 racecheck test_cuda_ops GRPO_TEST_ONLY=attention GRPO_TEST_PRECISION=bf16
 
 # ---------------------------------------------------------------- the table
 {
@@ -220,5 +317,9 @@ done
       "0.5B $p: peak device memory" "${R[qwen05b_${p}_mem]}"
   done
   printf '%-34s %s\n' "0.5B bf16 2048 tok: tc attention" "${R[long_tc1]}" \
-    "  same, CUDA-core attention" "${R[long_tc0]}"
+    "  same, CUDA-core attention" "${R[long_tc0]}" \
+    "PyTorch 0.5B b32 bf16, same work" "${R[torch_qwen05b]}" \
+    "PyTorch small b16 bf16, same work" "${R[torch_small]}"
+  for tname in ${MEMCHECKED:-}; do printf '%-34s %s\n' "memcheck $tname" "${R[memcheck_$tname]}"; done
+  printf '%-34s %s\n' "racecheck attention (bf16: WMMA)" "${R[racecheck]}"
 } | tee "$OUTD/summary.txt"
