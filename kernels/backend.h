@@ -217,6 +217,13 @@ struct Backend {
     int (*graph_end)(Backend *b, void **graph);
     int (*graph_launch)(Backend *b, void *graph);
     void (*graph_free)(Backend *b, void *graph);
+
+    // ---- profiling (kernels/profile.h). timer(b, 0, NULL) marks the start of
+    // an op in b's queue; timer(b, 1, &seconds) marks its end, waits for it
+    // and gives the device time between the marks. NULL on the CPU, whose
+    // ops are done when they return (the profiler uses the wall clock there).
+    int (*timer)(Backend *b, int stop, double *seconds);
+    struct BackendProfile *profile; // set while kernels/profile.c wraps this table
 };
 
 // Opens a backend by name: "cpu", "cuda" or "auto" (cuda only when a usable GPU

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "kernels/backend.h"
+#include "kernels/profile.h"
 #include "policy/generate.h"
 #include "policy/model.h"
 #include "rl/cli.h"
@@ -114,7 +115,7 @@ static int time_generate(Model *m, GenConfig *c, const int32_t *const *prompts, 
 // generate time - prefill time) and train (forward + backward of the summed
 // next-token log-probs over batch x train_len tokens).
 static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, int gen_len, int train_len, int reps,
-                       double temperature, int top_k, double top_p, int no_graphs) {
+                       double temperature, int top_k, double top_p, int no_graphs, int profile) {
     Model *m = NULL;
     GenCache *cache = NULL;
     if (model_load(&m, dir, b)) return cli_fail("bench");
@@ -161,23 +162,41 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
         goto done;
     }
     c.cache = cache;
-    double t_pre = 0, t_gen = 0, t_train = 1e30;
-    int captures = 0;
-    c.max_tokens = 1;
-    if (time_generate(m, &c, prompts, lens, batch, 1, &t_pre, &captures) ||
-        time_generate(m, &c, prompts, lens, batch, 3, &t_pre, &captures)) {
+    if (profile && prof_start(b)) {
         cli_fail("bench");
         goto done;
     }
+    double t_pre = 0, t_gen = 0, t_train = 1e30, wall;
+    char title[160];
+    int captures = 0;
+    c.max_tokens = 1;
+    if (time_generate(m, &c, prompts, lens, batch, 1, &t_pre, &captures)) {
+        cli_fail("bench");
+        goto done;
+    }
+    prof_reset(b);
+    wall = now_s();
+    if (time_generate(m, &c, prompts, lens, batch, 3, &t_pre, &captures)) {
+        cli_fail("bench");
+        goto done;
+    }
+    snprintf(title, sizeof title, "prefill, %d x %d tokens and one sampled token; 3 calls", batch, prompt_len);
+    if (profile) prof_print(b, stderr, title, now_s() - wall);
     c.max_tokens = gen_len;
+    prof_reset(b);
+    wall = now_s();
     if (time_generate(m, &c, prompts, lens, batch, reps, &t_gen, &captures)) {
         cli_fail("bench");
         goto done;
     }
+    snprintf(title, sizeof title, "generate, %d x %d new tokens, prefill included; %d call%s (decode graphs %s)", batch,
+             gen_len, reps, reps > 1 ? "s" : "", no_graphs ? "off" : gs.launched ? "on" : "none");
+    if (profile) prof_print(b, stderr, title, now_s() - wall);
     for (int i = 0; i <= batch; i++) cu[i] = i * train_len;
     for (int i = 0; i < batch * train_len; i++) dlp[i] = 1.0f;
     ModelBatch mb = {batch, cu, ids, 1.0f, 0};
     for (int i = 0; i < 3; i++) { // the first is a warm-up (allocations)
+        if (i == 1) prof_reset(b), wall = now_s();
         double t0 = now_s();
         if (model_zero_grad(m) || model_forward(m, &mb, lp, NULL) || model_backward(m, dlp) || b->sync(b)) {
             cli_fail("bench");
@@ -186,6 +205,8 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
         double dt = now_s() - t0;
         if (i > 0 && dt < t_train) t_train = dt;
     }
+    snprintf(title, sizeof title, "train forward + backward, %d x %d tokens; 2 calls", batch, train_len);
+    if (profile) prof_print(b, stderr, title, now_s() - wall);
     // The optimizer's share of a step: clip + AdamW over every parameter.
     double t_opt = 1e30;
     {
@@ -195,6 +216,8 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
             cli_fail("bench");
             goto done;
         }
+        prof_reset(b);
+        wall = now_s();
         for (int i = 0; i < 3; i++) {
             double t0 = now_s(), gn;
             if (optim_clip_grad_norm(b, m->grads, m->n_params, 1.0, &gn) || adamw_step(&opt, m->params, m->params_cd, m->grads, 1e-6, &ac) ||
@@ -207,7 +230,9 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
             if (dt < t_opt) t_opt = dt;
         }
         adamw_free(&opt);
+        if (profile) prof_print(b, stderr, "gradient clipping + AdamW over every parameter; 3 calls", now_s() - wall);
     }
+    prof_stop(b);
     size_t dev_peak = 0, dev_total = 0;
     if (b->mem_stats && b->mem_stats(b, NULL, &dev_peak, &dev_total)) {
         cli_fail("bench");
@@ -224,14 +249,17 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
            " \"prefill_tok_s\": %.1f, \"prefill_s\": %.4f, \"generate_s\": %.4f, \"decode_tok_s\": %.1f,"
            " \"generate_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_s\": %.4f, \"optim_s\": %.4f, \"train_step_tok_s\": %.1f,"
            " \"peak_rss_mib\": %.1f, \"peak_dev_mib\": %.1f, \"dev_total_mib\": %.1f, \"loadavg_before\": %.2f,"
-           " \"loadavg_after\": %.2f, \"graphs\": \"%s\", \"graph_launches\": %d, \"graph_captures\": %d}\n",
+           " \"loadavg_after\": %.2f, \"graphs\": \"%s\", \"graph_launches\": %d, \"graph_captures\": %d,"
+           " \"profiled\": %s}\n",
            dir, m->n_params, b->name, b->device_name, backend_dtype_name(b->cdt), omp_get_max_threads(), batch, prompt_len, gen_len, train_len,
            temperature, batch * prompt_len / t_pre, t_pre, t_gen,
            t_dec > 0 ? batch * (gen_len - 1) / t_dec : 0.0, batch * gen_len / t_gen, batch * train_len / t_train, t_train,
            t_opt, batch * train_len / (t_train + t_opt), ru.ru_maxrss / 1024.0, dev_peak / 1048576.0, dev_total / 1048576.0,
-           load0, load1[0], no_graphs ? "off" : gs.launched ? "on" : gs.failed ? "failed" : "none", gs.launched, captures);
+           load0, load1[0], no_graphs ? "off" : gs.launched ? "on" : gs.failed ? "failed" : "none", gs.launched, captures,
+           profile ? "true" : "false");
     rc = 0;
 done:
+    prof_stop(b);
     free(ids), free(prompts), free(lens), free(cu), free(lp), free(dlp);
     gen_cache_free(cache);
     model_free(m);
@@ -242,13 +270,13 @@ static int run(int argc, char **argv) {
     const char *device = "auto", *precision = "auto", *matmul = NULL, *model = NULL;
     long iters = 10, batch = 8, prompt_len = 128, gen_len = 128, train_len = 0, reps = 2, top_k = 0;
     double temperature = 0, top_p = 1;
-    int no_graphs = 0;
+    int no_graphs = 0, profile = 0;
     CliOpt opts[] = {{"--device", CLI_STR, &device}, {"--matmul", CLI_STR, &matmul}, {"--iters", CLI_INT, &iters},
                      {"--model", CLI_STR, &model}, {"--batch", CLI_INT, &batch}, {"--prompt-len", CLI_INT, &prompt_len},
                      {"--gen-len", CLI_INT, &gen_len}, {"--train-len", CLI_INT, &train_len}, {"--reps", CLI_INT, &reps},
                      {"--temperature", CLI_DOUBLE, &temperature}, {"--top-k", CLI_INT, &top_k},
                      {"--top-p", CLI_DOUBLE, &top_p}, {"--precision", CLI_STR, &precision},
-                     {"--no-graphs", CLI_FLAG, &no_graphs}};
+                     {"--no-graphs", CLI_FLAG, &no_graphs}, {"--profile", CLI_FLAG, &profile}};
     int rc = cli_parse("bench", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
     if (!matmul && !model) return cli_error("bench", "nothing to measure: give --matmul or --model (see 'grpo bench --help')");
@@ -263,7 +291,7 @@ static int run(int argc, char **argv) {
     if (matmul) rc = bench_matmul(b, matmul, iters);
     if (!rc && model)
         rc = bench_model(b, model, (int)batch, (int)prompt_len, (int)gen_len, (int)train_len, (int)reps, temperature,
-                         (int)top_k, top_p, no_graphs);
+                         (int)top_k, top_p, no_graphs, profile);
     backend_close(b);
     return rc;
 }
@@ -285,6 +313,11 @@ const GrpoCommand grpo_cmd_bench = {
     "  --reps N        generate timings, best of N (default 2)\n"
     "  --no-graphs     decode eagerly instead of through CUDA graphs (the default where the\n"
     "                  device has them); \"graphs\" in the output says on, off, failed or none\n"
+    "  --profile       also print, on stderr, where each phase's time goes op by op (matmuls by\n"
+    "                  shape): on a GPU the device time of each op from events around it, on the\n"
+    "                  CPU each call's wall time. Every op then waits for the last, so the JSON's\n"
+    "                  figures are lower than without it; with decode graphs a replayed step is\n"
+    "                  one row (add --no-graphs to see its ops)\n"
     "  --matmul M,N,K  time out (M,N) = x (M,K) @ W^T with W (N,K): x, W in the compute precision,\n"
     "                  out fp32; N alone means N,N,N\n"
     "  --iters I       timed repetitions after one warm-up (default 10)\n"

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/profile.h"
 #include "testlib.h"
 #include "tu_bf16.h"
 #include "tu_compare.h"
@@ -333,6 +334,8 @@ static void test_attention(const AttnCase *c, int with_lse) {
                      c->hd, T);
     for (int s = 0; s < S && n < (int)sizeof tag; s++)
         n += snprintf(tag + n, sizeof tag - n, "%s%d@%d", s ? "," : "=", c->lens[s], q0[s]);
+    const char *split = getenv("GRPO_CUDA_DKDV_SPLIT");
+    if (split && n < (int)sizeof tag) snprintf(tag + n, sizeof tag - n, " dkdv_split=%s", split);
     float *q = randc(nq, 1.5f), *k = randc(nk, 1.5f), *v = randc(nk, 1.0f), *dout = randc(nq, 1.0f);
     float *out = hmalloc(nq * 4), *lse = hmalloc((size_t)T * c->nh * 4);
     float *dq = randc(nq, 1.0f), *dk = randc(nk, 1.0f), *dv = randc(nk, 1.0f); // dq is overwritten, dk/dv +=
@@ -435,6 +438,57 @@ static void test_attention_bad_args(void) {
           grpo_errmsg());
     int st = gpu->sync(gpu);
     CHECK(st == GRPO_EINVAL && strstr(grpo_errmsg(), "q_start"), "bad q_start: status %d, '%s'", st, grpo_errmsg());
+    release_all();
+}
+
+// ---------------------------------------------------------------- the profiler's clock
+// kernels/profile.h on this backend: its timer (CUDA events) gives each op a
+// time, results pass through unchanged, and inside a graph capture the ops are
+// only recorded (no timer: a capture cannot wait), the replay being one row.
+static void test_profile(void) {
+    size_t n = 1000;
+    float *x = randc(n, 1.0f), *y = randc(n, 1.0f);
+    void *dx = devc(x, n), *dy = devc(y, n), *d1 = devc(NULL, n), *d2 = devc(NULL, n);
+    ok(gpu->add(gpu, d1, dx, dy, n), "add unprofiled");
+    CHECK(prof_start(gpu) == GRPO_OK, "prof_start: %s", grpo_errmsg());
+    ok(gpu->add(gpu, d2, dx, dy, n), "add profiled");
+    ok(gpu->add(gpu, d2, dx, dy, n), "add profiled again");
+    float *h1 = hostc(d1, n), *h2 = hostc(d2, n);
+    CHECK(!memcmp(h1, h2, n * sizeof(float)), "add differs under the profiler");
+    int rows;
+    double total;
+    const ProfRow *r = prof_rows(gpu, &rows, &total);
+    int found = 0;
+    for (int i = 0; i < rows; i++)
+        if (!strcmp(r[i].name, "add")) {
+            found = 1;
+            CHECK(r[i].calls == 2 && r[i].seconds >= 0 && r[i].seconds < 10, "add row: %ld calls, %g s", r[i].calls,
+                  r[i].seconds);
+        }
+    CHECK(found, "no add row (%d rows)", rows);
+    if (gpu->graph_begin) {
+        prof_reset(gpu);
+        void *graph = NULL;
+        CHECK(gpu->graph_begin(gpu) == GRPO_OK, "graph_begin: %s", grpo_errmsg());
+        int st = gpu->add(gpu, d2, dx, d2, n);
+        CHECK(st == GRPO_OK, "add inside a profiled capture: %s", grpo_errmsg());
+        CHECK(gpu->graph_end(gpu, &graph) == GRPO_OK && graph, "graph_end: %s", grpo_errmsg());
+        prof_rows(gpu, &rows, NULL);
+        CHECK(rows == 0, "%d rows from a capture", rows);
+        if (graph) {
+            ok(gpu->graph_launch(gpu, graph), "profiled graph_launch");
+            r = prof_rows(gpu, &rows, NULL);
+            CHECK(rows == 1 && !strcmp(r[0].name, "graph_launch (a captured step)") && r[0].calls == 1,
+                  "replay rows: %d, first %s", rows, rows ? r[0].name : "-");
+            gpu->graph_free(gpu, graph);
+            float *h3 = hostc(d2, n);
+            int same = 1;
+            for (size_t i = 0; i < n; i++) same &= fabsf(h3[i] - (h2[i] + x[i])) <= 1e-2f * (1 + fabsf(h3[i]));
+            CHECK(same, "the profiled capture's replay computed something else");
+        }
+    }
+    prof_stop(gpu);
+    CHECK(gpu->profile == NULL, "prof_stop left the profile");
     release_all();
 }
 
@@ -644,7 +698,23 @@ static void run_attention(int self) {
         {2, 1, 24, 1, {80}, {0}, 0, 0},
         {4, 2, 64, 2, {80, 10}, {100, 0}, 1, 0},
     };
+    // In bf16 the tensor-core dK/dV runs one block per kv head, or with
+    // GRPO_CUDA_DKDV_SPLIT=1 one per query head and a fixed-order sum of each
+    // group (the backend picks by grid size); the GQA cases with a backward
+    // run both ways.
+    const char *split0 = getenv("GRPO_CUDA_DKDV_SPLIT");
+    char *saved = split0 ? strdup(split0) : NULL;
+    if (bf16) setenv("GRPO_CUDA_DKDV_SPLIT", "0", 1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_attention(&cases[i], 1);
+    if (bf16) {
+        setenv("GRPO_CUDA_DKDV_SPLIT", "1", 1);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            if (cases[i].nh != cases[i].nkv && !cases[i].forward_only && cases[i].hd <= 128)
+                test_attention(&cases[i], 1);
+        if (saved) setenv("GRPO_CUDA_DKDV_SPLIT", saved, 1);
+        else unsetenv("GRPO_CUDA_DKDV_SPLIT");
+    }
+    free(saved);
     test_attention(&cases[1], 0);
     test_attention(&cases[8], 0);
     test_attention(&cases[12], 0); // split rows without lse
@@ -653,6 +723,7 @@ static void run_attention(int self) {
 }
 
 static void run_elementwise(void) {
+    test_profile();
     static const size_t ns[] = {1, 7, 1000, 33 * 200 + 1};
     for (int i = 0; i < 4; i++) test_elementwise(ns[i]);
     test_scatter(1, 96, 5);

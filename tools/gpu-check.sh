@@ -16,7 +16,7 @@
 # On the GPU machine (see tools/gpu-pack.sh, run first on the CPU machine):
 #   device run: command "tools/gpu-check.sh", carry [".gpu-pack"], timeout_s 560
 # $OUT (the device tool's folder, else build-gpu/check) gets gpu-check.log
-# (everything), build.log, tests.log, bench.jsonl, sanitizer.log and summary.txt (the table).
+# (everything), build.log, tests.log, bench.jsonl, profile.txt, sanitizer.log and summary.txt (the table).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -249,19 +249,22 @@ fi
 bench qwen05b bf16 "$Q05_INIT" "$Q05_ARGS" 150
 bench qwen05b fp32 "$Q05_INIT" "$Q05_ARGS" 120
 # Long sequences, where attention's share of a training step grows: the
-# tensor-core attention (bf16's default) against the CUDA-core kernels
-# (GRPO_CUDA_TC_ATTN=0) on the 0.5B model (its model from above).
+# tensor-core attention (bf16's default; at this size its dK/dV runs a block
+# per query head) against the same with a block per kv head
+# (GRPO_CUDA_DKDV_SPLIT=0) and against the CUDA-core kernels
+# (GRPO_CUDA_TC_ATTN=0), on the 0.5B model (its model from above).
 LONG_ARGS="--batch 4 --prompt-len 16 --gen-len 4 --train-len 2048 --temperature 1 --reps 1"
-for tc in 1 0; do
-  R[long_tc$tc]=$([ $GPU = 1 ] && echo - || echo "$skip")
+for ab in tc1:GRPO_CUDA_TC_ATTN=1 nosplit:GRPO_CUDA_DKDV_SPLIT=0 tc0:GRPO_CUDA_TC_ATTN=0; do
+  key=long_${ab%%:*}
+  R[$key]=$([ $GPU = 1 ] && echo - || echo "$skip")
   [ $GPU = 1 ] && [ -f /tmp/grpo-gpu-qwen05b/model.safetensors ] || continue
-  out=$(GRPO_CUDA_TC_ATTN=$tc tmo 90 "$BIN/grpo" bench --device cuda --precision bf16 --model /tmp/grpo-gpu-qwen05b \
+  out=$(export "${ab#*:}"; tmo 90 "$BIN/grpo" bench --device cuda --precision bf16 --model /tmp/grpo-gpu-qwen05b \
         $LONG_ARGS 2>&1)
   rc=$?
   printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
   j=$(printf '%s\n' "$out" | grep train_tok_s | tail -1)
-  R[long_tc$tc]=$([ $rc = 0 ] && [ -n "$j" ] && echo "fwd+bwd $(jnum train_tok_s <<<"$j") tok/s, peak $(jnum peak_dev_mib <<<"$j") MiB" ||
-                 failed $rc)
+  R[$key]=$([ $rc = 0 ] && [ -n "$j" ] && echo "fwd+bwd $(jnum train_tok_s <<<"$j") tok/s, peak $(jnum peak_dev_mib <<<"$j") MiB" ||
+             failed $rc)
 done
 
 # ---------------------------------------------------------------- PyTorch on the same card
@@ -288,6 +291,26 @@ torch_row() {
 }
 torch_row qwen05b "$Q05_INIT" "$Q05_ARGS" 150
 torch_row small "$SMALL_INIT" "$SMALL_ARGS" 90
+
+# ---------------------------------------------------------------- where the time goes
+# grpo bench --profile on the 0.5B model in bf16, decode eager so its ops show:
+# every phase's ops by device time (CUDA events around each op) in profile.txt;
+# the table gets each phase's three biggest rows.
+: >"$OUTD/profile.txt"
+for ph in prefill generate train gradient; do R[prof_$ph]=$([ $GPU = 1 ] && echo - || echo "$skip"); done
+if [ $GPU = 1 ] && [ -f /tmp/grpo-gpu-qwen05b/model.safetensors ]; then
+  tmo 90 "$BIN/grpo" bench --device cuda --precision bf16 --model /tmp/grpo-gpu-qwen05b $Q05_ARGS --no-graphs --profile \
+    >>"$OUTD/bench.jsonl" 2>"$OUTD/profile.txt"
+  rc=$?
+  for ph in prefill generate train gradient; do
+    # the rows under "== profile: $ph...": "name calls total mean share" -> "name share"
+    v=$(awk -v ph="$ph" '/^== profile: /{on = index($0, "== profile: " ph) == 1; n = 0; next}
+          on && /^op /{next} on && /%$/ && n < 3 {s = $NF; $NF = $(NF-1) = $(NF-2) = $(NF-3) = ""; sub(/ +$/, "");
+          printf "%s%s %s", (n ? "; " : ""), $0, s; n++}' "$OUTD/profile.txt")
+    R[prof_$ph]=${v:-$(failed $rc)}
+  done
+  note "profile: ${R[prof_train]}"
+fi
 
 # ---------------------------------------------------------------- racecheck
 # Shared-memory hazards in the attention kernels (the WMMA ones in bf16), with
@@ -317,9 +340,14 @@ R[racecheck]=$([ $GPU = 1 ] && echo "no compute-sanitizer here" || echo "$skip")
       "0.5B $p: peak device memory" "${R[qwen05b_${p}_mem]}"
   done
   printf '%-34s %s\n' "0.5B bf16 2048 tok: tc attention" "${R[long_tc1]}" \
+    "  same, dK/dV a block per kv head" "${R[long_nosplit]}" \
     "  same, CUDA-core attention" "${R[long_tc0]}" \
     "PyTorch 0.5B b32 bf16, same work" "${R[torch_qwen05b]}" \
     "PyTorch small b16 bf16, same work" "${R[torch_small]}"
+  printf '%-34s %s\n' "0.5B bf16 profile: prefill" "${R[prof_prefill]}" \
+    "  decode (eager), top ops" "${R[prof_generate]}" \
+    "  train fwd+bwd, top ops" "${R[prof_train]}" \
+    "  clip + AdamW" "${R[prof_gradient]}"
   for tname in ${MEMCHECKED:-}; do printf '%-34s %s\n' "memcheck $tname" "${R[memcheck_$tname]}"; done
   printf '%-34s %s\n' "racecheck attention (bf16: WMMA)" "${R[racecheck]}"
 } | tee "$OUTD/summary.txt"

@@ -378,12 +378,18 @@ __device__ __forceinline__ void tc_add_rows(bf16 *dst, size_t ld, FragC (&acc)[H
 // dk, dv (*, nkv*hd) +=: grid (key tiles, kv heads). Each block sums over the
 // group's heads and every query tile that sees its keys:
 // S^T = K Q^T, dP^T = V dO^T, P^T, dS^T; dV += P^T dO, dK += dS^T Q.
-template <int HDP>
+// SPLIT: grid (key tiles, query heads) instead, for when the kv heads alone
+// give too few blocks to fill the card (GQA groups of 7 in Qwen2-0.5B): each
+// block does one head of the group and stores its fp32 sums in part, rows of
+// (key tile * 64 + row, nh, HDP) for dK, then the same for dV pstride floats
+// on; attn_tc_dkdv_sum_kernel adds the group's heads up in a fixed order, so
+// the result stays deterministic without atomics.
+template <int HDP, bool SPLIT>
 __global__ void __launch_bounds__(TC_WARPS * 32)
-    attn_tc_dkdv_kernel(bf16 *dk, bf16 *dv, const float *Dbuf, const bf16 *dout, const bf16 *q, const bf16 *k,
-                        const bf16 *v, const float *lse, const int32_t *q_start, const int32_t *kv_start,
-                        const int32_t *q_pos0, const int32_t *tiles, int S, int nh, int nkv, int hd, float scale,
-                        int vec) {
+    attn_tc_dkdv_kernel(bf16 *dk, bf16 *dv, float *part, size_t pstride, const float *Dbuf, const bf16 *dout,
+                        const bf16 *q, const bf16 *k, const bf16 *v, const float *lse, const int32_t *q_start,
+                        const int32_t *kv_start, const int32_t *q_pos0, const int32_t *tiles, int S, int nh, int nkv,
+                        int hd, float scale, int vec) {
     typedef Tc<HDP> D;
     extern __shared__ __align__(128) unsigned char tc_smem[];
     bf16 *sK = (bf16 *)tc_smem, *sV = sK + TC_ROWS * D::LDH, *sQ = sV + TC_ROWS * D::LDH;
@@ -391,11 +397,11 @@ __global__ void __launch_bounds__(TC_WARPS * 32)
     float *sF = (float *)(sdO + TC_ROWS * D::LDH), *sS = sF + TC_WARPS * 16 * D::LDF;
     bf16 *sP = (bf16 *)(sS + TC_WARPS * 16 * D::LDS), *sDS = sP + TC_WARPS * 2 * D::PLO;
     float *sL = (float *)(sDS + TC_WARPS * 2 * D::PLO), *sD = sL + TC_ROWS;
-    int tb = blockIdx.x, hk = blockIdx.y;
+    int tb = blockIdx.x, group = nh / nkv, hk = SPLIT ? (int)blockIdx.y / group : (int)blockIdx.y;
     if (tb >= tiles[S]) return;
     int s = tc_seq(tiles, S, tb);
     int j0 = (tb - tiles[s]) * TC_ROWS, len = q_start[s + 1] - q_start[s], p0 = q_pos0[s];
-    int n_keys = p0 + len, nk = min(TC_ROWS, n_keys - j0), group = nh / nkv;
+    int n_keys = p0 + len, nk = min(TC_ROWS, n_keys - j0);
     const size_t qd = (size_t)nh * hd, kvd = (size_t)nkv * hd;
     const size_t krow0 = ((size_t)kv_start[s] + j0) * kvd + (size_t)hk * hd;
     tc_load<HDP>(sK, k + krow0, kvd, nk, hd, vec);
@@ -414,7 +420,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32)
     }
     // Query i sees key j when j <= p0 + i: the first tile that matters holds i = j0 - p0.
     int ifirst = j0 - p0 > 0 ? (j0 - p0) / TC_ROWS * TC_ROWS : 0;
-    for (int h = hk * group; h < (hk + 1) * group; h++)
+    int h_end = SPLIT ? (int)blockIdx.y + 1 : (hk + 1) * group;
+    for (int h = SPLIT ? (int)blockIdx.y : hk * group; h < h_end; h++)
         for (int i0 = ifirst; i0 < len; i0 += TC_ROWS) {
             int nq = min(TC_ROWS, len - i0);
             size_t t0 = (size_t)q_start[s] + i0;
@@ -445,8 +452,43 @@ __global__ void __launch_bounds__(TC_WARPS * 32)
             tc_pb<HDP>(dka, DS, sQ);
         }
     if (!warp_on) return;
+    if (SPLIT) { // rows past nk are written too (inside the tile) and never read
+        float *pk = part + ((size_t)tb * TC_ROWS + w * 16) * nh * HDP + (size_t)blockIdx.y * HDP;
+#pragma unroll
+        for (int n = 0; n < HDP / 16; n++) {
+            wmma::store_matrix_sync(pk + n * 16, dka[n], nh * HDP, wmma::mem_row_major);
+            wmma::store_matrix_sync(pk + pstride + n * 16, dva[n], nh * HDP, wmma::mem_row_major);
+        }
+        return;
+    }
     tc_add_rows<HDP>(dk + krow0, kvd, dka, F, nk - w * 16, hd);
     tc_add_rows<HDP>(dv + krow0, kvd, dva, F, nk - w * 16, hd);
+}
+
+// dk, dv (*, nkv*hd) += the split dK/dV kernel's per-head sums, each kv
+// head's group added in head order: grid (key tiles, kv heads).
+template <int HDP>
+__global__ void attn_tc_dkdv_sum_kernel(bf16 *dk, bf16 *dv, const float *part, size_t pstride,
+                                        const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0,
+                                        const int32_t *tiles, int S, int nh, int nkv, int hd) {
+    int tb = blockIdx.x, hk = blockIdx.y, group = nh / nkv;
+    if (tb >= tiles[S]) return;
+    int s = tc_seq(tiles, S, tb);
+    int j0 = (tb - tiles[s]) * TC_ROWS;
+    int nk = min(TC_ROWS, q_pos0[s] + q_start[s + 1] - q_start[s] - j0);
+    const size_t kvd = (size_t)nkv * hd, krow0 = ((size_t)kv_start[s] + j0) * kvd + (size_t)hk * hd;
+    for (int i = threadIdx.x; i < nk * hd; i += blockDim.x) {
+        int r = i / hd, e = i % hd;
+        const float *pk = part + ((size_t)tb * TC_ROWS + r) * nh * HDP + (size_t)hk * group * HDP + e;
+        float sk = 0.0f, sv = 0.0f;
+        for (int g = 0; g < group; g++) {
+            sk += pk[g * HDP];
+            sv += pk[pstride + g * HDP];
+        }
+        bf16 *ok = dk + krow0 + (size_t)r * kvd + e, *ov = dv + krow0 + (size_t)r * kvd + e;
+        *ok = cstore<bf16>(cload(*ok) + sk);
+        *ov = cstore<bf16>(cload(*ov) + sv);
+    }
 }
 
 // ---------------------------------------------------------------- host side
@@ -484,6 +526,18 @@ static int tc_forward(Backend *b, void *out, float *lse, const void *q, const vo
 // The most shared memory a kernel of the head_dim bucket asks for (dK/dV's).
 template <int HDP> static size_t tc_smem_need(void) { return Tc<HDP>::DKDV; }
 
+// Whether dK/dV runs one block per query head (then sums each group) rather
+// than one per kv head: when GQA leaves fewer blocks than about four per
+// multiprocessor, the card would idle, and each block's serial walk over the
+// whole group is long. GRPO_CUDA_DKDV_SPLIT=0/1 forces it (the A/B in
+// tools/gpu-check.sh).
+static int tc_split_dkdv(const CudaCtx *c, long long n_ktiles, int nh, int nkv) {
+    const char *e = getenv("GRPO_CUDA_DKDV_SPLIT");
+    if (nh == nkv || (e && !strcmp(e, "0"))) return 0;
+    if (e && !strcmp(e, "1")) return 1;
+    return n_ktiles * nkv < 4LL * c->n_sms;
+}
+
 int cuda_attention_tc_applies(Backend *b, int head_dim) {
     const char *e = getenv("GRPO_CUDA_TC_ATTN");
     if (b->cdt != BE_BF16 || head_dim > 128 || (e && !strcmp(e, "0"))) return 0;
@@ -507,9 +561,12 @@ int cuda_attention_tc_forward(Backend *b, void *out, float *lse, const void *q, 
                      n_kv_heads, head_dim);
 }
 
+// (a macro argument's commas would split it; an expansion's do not)
+#define TC_DKDV(SPLIT) attn_tc_dkdv_kernel<HDP, SPLIT>
+
 template <int HDP>
 static int tc_backward(Backend *b, void *dq, void *dk, void *dv, const void *dout, const void *q, const void *k,
-                       const void *v, const float *lse, const float *Dbuf, const int32_t *q_start,
+                       const void *v, const float *lse, const float *Dbuf, float *part, const int32_t *q_start,
                        const int32_t *kv_start, const int32_t *q_pos0, const int32_t *qtiles, const int32_t *ktiles,
                        int S, int n_qtiles, int n_ktiles, int nh, int nkv, int hd) {
     CudaCtx *c = cuda_ctx(b);
@@ -519,10 +576,19 @@ static int tc_backward(Backend *b, void *dq, void *dk, void *dv, const void *dou
         TC_LAUNCH(attn_tc_dq_kernel<HDP>, Tc<HDP>::DQ, dim3((unsigned)n_qtiles, (unsigned)nh), (bf16 *)dq,
                   (const bf16 *)dout, (const bf16 *)q, (const bf16 *)k, (const bf16 *)v, lse, Dbuf, q_start, kv_start,
                   q_pos0, qtiles, S, nh, nkv, hd, scale, vec);
-    if (n_ktiles)
-        TC_LAUNCH(attn_tc_dkdv_kernel<HDP>, Tc<HDP>::DKDV, dim3((unsigned)n_ktiles, (unsigned)nkv), (bf16 *)dk,
-                  (bf16 *)dv, Dbuf, (const bf16 *)dout, (const bf16 *)q, (const bf16 *)k, (const bf16 *)v, lse,
-                  q_start, kv_start, q_pos0, ktiles, S, nh, nkv, hd, scale, vec);
+    if (n_ktiles && !part)
+        TC_LAUNCH(TC_DKDV(false), Tc<HDP>::DKDV, dim3((unsigned)n_ktiles, (unsigned)nkv),
+                  (bf16 *)dk, (bf16 *)dv, (float *)NULL, (size_t)0, Dbuf, (const bf16 *)dout, (const bf16 *)q,
+                  (const bf16 *)k, (const bf16 *)v, lse, q_start, kv_start, q_pos0, ktiles, S, nh, nkv, hd, scale, vec);
+    if (n_ktiles && part) {
+        size_t pstride = (size_t)n_ktiles * TC_ROWS * nh * HDP;
+        TC_LAUNCH(TC_DKDV(true), Tc<HDP>::DKDV, dim3((unsigned)n_ktiles, (unsigned)nh),
+                  (bf16 *)dk, (bf16 *)dv, part, pstride, Dbuf, (const bf16 *)dout, (const bf16 *)q, (const bf16 *)k,
+                  (const bf16 *)v, lse, q_start, kv_start, q_pos0, ktiles, S, nh, nkv, hd, scale, vec);
+        attn_tc_dkdv_sum_kernel<HDP><<<dim3((unsigned)n_ktiles, (unsigned)nkv), 256, 0, c->stream>>>(
+            (bf16 *)dk, (bf16 *)dv, part, pstride, q_start, kv_start, q_pos0, ktiles, S, nh, nkv, hd);
+        CUDA_TRY_LAUNCH();
+    }
     return GRPO_OK;
 }
 
@@ -544,11 +610,16 @@ int cuda_attention_tc_backward(Backend *b, void *dq, void *dk, void *dv, const v
         return grpo_fail(GRPO_EUNSUPPORTED, "attention backward: %lld tiles x %d heads exceed the cuda grid", nq,
                          n_heads);
     CudaCtx *c = cuda_ctx(b);
-    size_t dbytes = ((size_t)T * n_heads * sizeof(float) + 15) / 16 * 16;
+    int split = tc_split_dkdv(c, nkt, n_heads, n_kv_heads);
+    int hdp = head_dim <= 32 ? 32 : head_dim <= 64 ? 64 : head_dim <= 96 ? 96 : 128;
+    // Dbuf | tiles | part, each 256-byte aligned (wmma stores need 32)
+    size_t dbytes = ((size_t)T * n_heads * sizeof(float) + 255) / 256 * 256;
+    size_t tbytes = (2 * (size_t)(S + 1) * sizeof(int32_t) + 255) / 256 * 256;
+    size_t pbytes = split ? 2 * (size_t)nkt * TC_ROWS * n_heads * hdp * sizeof(float) : 0;
     char *scr = NULL;
-    int st = cuda_scratch(b, (void **)&scr, dbytes + 2 * (size_t)(S + 1) * sizeof(int32_t));
+    int st = cuda_scratch(b, (void **)&scr, dbytes + tbytes + pbytes);
     if (st) return st;
-    float *Dbuf = (float *)scr;
+    float *Dbuf = (float *)scr, *part = split ? (float *)(scr + dbytes + tbytes) : NULL;
     int32_t *qtiles = (int32_t *)(scr + dbytes), *ktiles = qtiles + S + 1;
     attn_tc_tiles_kernel<<<1, 1024, 0, c->stream>>>(qtiles, q_start, kv_start, q_pos0, S, T, 0);
     CUDA_TRY_LAUNCH();
@@ -558,6 +629,6 @@ int cuda_attention_tc_backward(Backend *b, void *dq, void *dk, void *dv, const v
     attn_tc_dot_kernel<<<(unsigned)((warps + 7) / 8), 256, 0, c->stream>>>(Dbuf, (const bf16 *)dout,
                                                                            (const bf16 *)out, T, n_heads, head_dim);
     CUDA_TRY_LAUNCH();
-    return TC_BY_HDP(head_dim, tc_backward, b, dq, dk, dv, dout, q, k, v, lse, Dbuf, q_start, kv_start, q_pos0, qtiles,
-                     ktiles, S, (int)nq, (int)nkt, n_heads, n_kv_heads, head_dim);
+    return TC_BY_HDP(head_dim, tc_backward, b, dq, dk, dv, dout, q, k, v, lse, Dbuf, part, q_start, kv_start, q_pos0,
+                     qtiles, ktiles, S, (int)nq, (int)nkt, n_heads, n_kv_heads, head_dim);
 }

@@ -142,9 +142,27 @@ int cuda_scratch(Backend *b, void **p, size_t bytes) {
     return GRPO_OK;
 }
 
+// The profiler's clock (backend.h): events around the op on the stream, so
+// its time is the device's, without the launch or the wait.
+static int cuda_timer(Backend *b, int stop, double *seconds) {
+    CudaCtx *c = cuda_ctx(b);
+    if (cuda_no_capture(b, "timer")) return GRPO_EDEVICE;
+    for (int i = 0; i < 2; i++)
+        if (!c->ev[i]) CUDA_TRY(cudaEventCreate(&c->ev[i]));
+    CUDA_TRY(cudaEventRecord(c->ev[stop ? 1 : 0], c->stream));
+    if (!stop) return GRPO_OK;
+    CUDA_TRY(cudaEventSynchronize(c->ev[1]));
+    float ms = 0.0f;
+    CUDA_TRY(cudaEventElapsedTime(&ms, c->ev[0], c->ev[1]));
+    *seconds = 1e-3 * (double)ms;
+    return GRPO_OK;
+}
+
 static void cuda_destroy(Backend *b) {
     CudaCtx *c = cuda_ctx(b);
     if (c) {
+        for (int i = 0; i < 2; i++)
+            if (c->ev[i]) cudaEventDestroy(c->ev[i]);
         if (c->cublas) cublasDestroy(c->cublas);
         if (c->cublas_ws) cudaFree(c->cublas_ws);
         if (c->dev_err) cudaFree(c->dev_err);
@@ -180,6 +198,7 @@ extern "C" int backend_cuda_create(Backend **out) {
     b->copy = cuda_copy;
     b->memset = cuda_memset;
     b->sync = cuda_sync;
+    b->timer = cuda_timer;
     b->cdt = BE_BF16; // the CUDA default; backend_set_precision("fp32") for exact fp32
     cuda_register_matmul(b);
     cuda_register_train_ops(b);
@@ -198,6 +217,7 @@ extern "C" int backend_cuda_create(Backend **out) {
     if (e == cudaSuccess) e = cudaMemsetAsync(c->dev_err, 0, 4 * sizeof(int), c->stream);
     if (e == cudaSuccess) e = cudaMalloc(&c->cublas_ws, CUDA_CUBLAS_WS);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&c->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&c->n_sms, cudaDevAttrMultiProcessorCount, 0);
     if (e != cudaSuccess) {
         cuda_destroy(b);
         return grpo_fail(GRPO_EDEVICE, "cuda: cannot initialise the device: %s", cudaGetErrorString(e));

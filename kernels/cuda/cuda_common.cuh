@@ -59,6 +59,8 @@ typedef struct {
     size_t peak_used;    // device bytes in use, the most seen after an allocation
     void *cublas_ws;     // cuBLAS's fixed workspace (CUDA_CUBLAS_WS bytes): it never allocates in a capture
     int smem_optin;      // shared memory (bytes) a block may opt in to: 227 KiB on Hopper, ~99 KiB on consumer cards
+    int n_sms;           // multiprocessors (132 on an H200): how many blocks a grid needs to fill the card
+    cudaEvent_t ev[2];   // the profiler's marks around one op (made on first use)
     int capturing;       // between graph_begin and graph_end: no allocation, no synchronisation
 } CudaCtx;
 

@@ -1,5 +1,7 @@
 // The emulator's runtime: fibers per CUDA thread, barriers, launch checks, memory, a naive SGEMM.
 #include <ucontext.h>
+#include <time.h>
+#include <unistd.h>
 #include <vector>
 #include "include/cublas_v2.h"
 #include "include/cuda_bf16.h"
@@ -219,9 +221,13 @@ struct cublasContext {
 
 struct Report {
     ~Report() {
-        if (emu::n_problems) fprintf(stderr, "EMU: %ld problem(s) found\n", emu::n_problems);
         if (emu::n_graph_launches && getenv("EMU_GRAPH_REPORT"))
             fprintf(stderr, "EMU: %ld graph launch(es) replayed %ld op(s)\n", emu::n_graph_launches, emu::n_graph_ops);
+        if (emu::n_problems) { // a problem fails the program, whatever its own checks said
+            fprintf(stderr, "EMU: %ld problem(s) found\n", emu::n_problems);
+            fflush(stdout);
+            _exit(3);
+        }
     }
 } report_at_exit;
 
@@ -234,6 +240,11 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
     return cudaSuccess;
 }
 cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int) {
+    if (a == cudaDevAttrMultiProcessorCount) { // an H200's 132, or EMU_SMS
+        const char *e = getenv("EMU_SMS");
+        *v = e && atoi(e) > 0 ? atoi(e) : 132;
+        return cudaSuccess;
+    }
     if (a != cudaDevAttrMaxSharedMemoryPerBlockOptin) return cudaErrorInvalidValue;
     *v = emu::smem_optin();
     return cudaSuccess;
@@ -250,7 +261,7 @@ const char *cudaGetErrorString(cudaError_t e) {
 }
 cudaError_t cudaMalloc(void **p, size_t bytes) {
     if (emu::unsafe()) return cudaErrorStreamCaptureUnsupported;
-    *p = malloc(bytes ? bytes : 1);
+    *p = aligned_alloc(256, (bytes + 255) / 256 * 256 + (bytes ? 0 : 256)); // cudaMalloc's alignment
     if (!*p) return cudaErrorMemoryAllocation;
     memset(*p, 0xA5, bytes); // uninitialised device memory is garbage, not zeros
     return cudaSuccess;
@@ -280,6 +291,25 @@ cudaError_t cudaMemsetAsync(void *dst, int v, size_t bytes, cudaStream_t s) {
 cudaError_t cudaSetDevice(int) { return cudaSuccess; }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) { *s = (cudaStream_t)malloc(1); return cudaSuccess; }
 cudaError_t cudaStreamDestroy(cudaStream_t s) { free(s); return cudaSuccess; }
+cudaError_t cudaEventCreate(cudaEvent_t *e) {
+    *e = (cudaEvent_t) new double(-1.0); // -1: never recorded
+    return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t e) { delete (double *)e; return cudaSuccess; }
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    if (emu::capturing(s)) return emu::unsafe(); // a capture would record it as a node: not modelled
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    *(double *)e = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
+    double t0 = *(double *)a, t1 = *(double *)b;
+    if (t0 < 0 || t1 < 0) return cudaErrorInvalidValue; // cudaErrorInvalidResourceHandle on the device
+    *ms = (float)(1e3 * (t1 - t0));
+    return cudaSuccess;
+}
 cudaError_t cudaStreamSynchronize(cudaStream_t s) { return emu::capturing(s) ? emu::unsafe() : cudaSuccess; }
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
     if (!s || emu::cap_stream) return cudaErrorIllegalState; // one capture at a time; never the legacy stream
