@@ -742,49 +742,20 @@ static void run_logprob(int self) {
     if (!self) test_logprob_bad_target();
 }
 
-// GRPO_TEST_ONLY=group[,group...] runs only those groups (rows, rope,
-// attention, elementwise, logprob), so a slow checker such as
-// compute-sanitizer can be pointed at one kernel family (tools/gpu-check.sh).
-static int want(const char *group) {
-    const char *only = getenv("GRPO_TEST_ONLY");
-    if (!only || !*only) return 1;
-    size_t n = strlen(group);
-    for (const char *p = only; (p = strstr(p, group)); p += n)
-        if ((p == only || p[-1] == ',') && (p[n] == ',' || !p[n])) return 1;
-    return 0;
-}
-
-// A misspelt group would silently run nothing: every name must be known.
-static int only_is_valid(void) {
-    static const char *groups[] = {"rows", "rope", "attention", "elementwise", "logprob"};
-    const char *only = getenv("GRPO_TEST_ONLY");
-    for (const char *p = only; p && *p;) {
-        size_t n = strcspn(p, ",");
-        int known = 0;
-        for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
-            known |= strlen(groups[g]) == n && !strncmp(p, groups[g], n);
-        if (!known) {
-            fprintf(stderr, "GRPO_TEST_ONLY: unknown group '%.*s' (rows, rope, attention, elementwise, logprob)\n",
-                    (int)n, p);
-            return 0;
-        }
-        p += n + (p[n] == ',');
-    }
-    return 1;
-}
+static const char *const groups[] = {"rows", "rope", "attention", "elementwise", "logprob"};
 
 static void run_all(int self) {
-    if (want("rows")) run_rows(self);
-    if (want("rope")) run_rope();
-    if (want("attention")) run_attention(self);
-    if (want("elementwise")) run_elementwise();
-    if (want("logprob")) run_logprob(self);
+    if (tu_only("rows")) run_rows(self);
+    if (tu_only("rope")) run_rope();
+    if (tu_only("attention")) run_attention(self);
+    if (tu_only("elementwise")) run_elementwise();
+    if (tu_only("logprob")) run_logprob(self);
     test_zero_sizes();
 }
 
 int main(void) {
     const char *name = "test_cuda_ops";
-    if (!only_is_valid()) return 2;
+    if (!tu_only_valid(groups, sizeof groups / sizeof groups[0])) return 2;
     // GRPO_TEST_PRECISION=fp32 or bf16 runs one half (for compute-sanitizer).
     const char *prec = getenv("GRPO_TEST_PRECISION");
     if (prec && strcmp(prec, "fp32") && strcmp(prec, "bf16")) {

@@ -557,6 +557,8 @@ static void test_whole_step(int bf16) {
 
 int main(void) {
     const char *name = "test_cuda_train";
+    static const char *const groups[] = {"ops", "sampling", "step"};
+    if (!tu_only_valid(groups, sizeof groups / sizeof groups[0])) return 2;
     // GRPO_TEST_DEVICE=cpu puts a second CPU backend in the GPU's place: the
     // test's own logic then runs (and must pass) on a machine without a GPU.
     int rc = tu_open_gpu(name, &gpu);
@@ -567,19 +569,21 @@ int main(void) {
     // The op checks set gpu->cdt themselves (no model exists yet); the whole
     // step and generation compare against the CPU in fp32.
     gpu->cdt = BE_F32;
-    test_optim_ops();
-    test_adamw_working_copy(BE_F32);
-    test_convert();
-    if (self) {
+    if (self)
         printf("%s: bf16 checks (adamw working copy, non-finite bf16 data, the bf16 step): SKIPPED: the cpu backend computes in fp32 "
                "only\n", name);
-    } else {
-        test_adamw_working_copy(BE_BF16);
-        test_bf16_nonfinite();
+    if (tu_only("ops")) {
+        test_optim_ops();
+        test_adamw_working_copy(BE_F32);
+        test_convert();
+        if (!self) {
+            test_adamw_working_copy(BE_BF16);
+            test_bf16_nonfinite();
+        }
     }
-    test_sampling();
-    test_whole_step(0);
-    if (!self) test_whole_step(1);
+    if (tu_only("sampling")) test_sampling();
+    if (tu_only("step")) test_whole_step(0);
+    if (tu_only("step") && !self) test_whole_step(1);
     backend_close(gpu);
     backend_close(cpu);
     return tu_finish(name);

@@ -71,3 +71,29 @@ int tu_open_gpu(const char *name, Backend **gpu) {
     CHECK(backend_open(dev, gpu) == GRPO_OK, "%s: %s", dev, grpo_errmsg());
     return *gpu ? 0 : tu_finish(name);
 }
+
+int tu_only(const char *group) {
+    const char *only = getenv("GRPO_TEST_ONLY");
+    if (!only || !*only) return 1;
+    size_t n = strlen(group);
+    for (const char *p = only; (p = strstr(p, group)); p += n)
+        if ((p == only || p[-1] == ',') && (p[n] == ',' || !p[n])) return 1;
+    return 0;
+}
+
+int tu_only_valid(const char *const *groups, size_t n_groups) {
+    const char *only = getenv("GRPO_TEST_ONLY");
+    for (const char *p = only; p && *p;) {
+        size_t n = strcspn(p, ",");
+        int known = 0;
+        for (size_t g = 0; g < n_groups; g++) known |= strlen(groups[g]) == n && !strncmp(p, groups[g], n);
+        if (!known) {
+            fprintf(stderr, "GRPO_TEST_ONLY: unknown group '%.*s'; this program has:", (int)n, p);
+            for (size_t g = 0; g < n_groups; g++) fprintf(stderr, " %s", groups[g]);
+            fprintf(stderr, "\n");
+            return 0;
+        }
+        p += n + (p[n] == ',');
+    }
+    return 1;
+}

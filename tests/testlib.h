@@ -3,6 +3,7 @@
 #ifndef GRPO_TESTLIB_H
 #define GRPO_TESTLIB_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -30,6 +31,14 @@ int tu_open_gpu(const char *name, Backend **gpu);
 // Deterministic random numbers (splitmix64) so failures reproduce.
 uint64_t tu_rand_u64(uint64_t *state);
 float tu_rand_uniform(uint64_t *state); // [-1, 1)
+
+// GRPO_TEST_ONLY=group[,group...] runs only those groups of a test program,
+// so a slow checker (compute-sanitizer, the CUDA emulator) can be pointed at
+// one part. tu_only: whether `group` runs (all do when the variable is unset).
+// tu_only_valid: 0, with a message naming the groups, when the variable names
+// one not in `groups` (a misspelt group would otherwise run nothing and pass).
+int tu_only(const char *group);
+int tu_only_valid(const char *const *groups, size_t n);
 
 // Absolute path of a file under tests/ (GRPO_TEST_DIR, or "." when unset).
 // Returns a static buffer.
