@@ -35,7 +35,7 @@
 
 #define NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 #define ISO_FULL (SANDBOX_ISO_PIDNS | SANDBOX_ISO_NETNS | SANDBOX_ISO_MNTNS | SANDBOX_ISO_IPCUTS | \
-                  SANDBOX_ISO_RO_ALL | SANDBOX_ISO_UID | SANDBOX_ISO_PROC)
+                  SANDBOX_ISO_RO_ALL | SANDBOX_ISO_UID | SANDBOX_ISO_PROC | SANDBOX_ISO_SECCOMP)
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_slot_cv = PTHREAD_COND_INITIALIZER;
@@ -191,6 +191,14 @@ static int write_proc(pid_t pid, const char *what, const char *text) {
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+static int g_seccomp_errno; // why the last run had no system-call filter (under g_mu)
+
+static void note_seccomp_errno(int e) {
+    pthread_mutex_lock(&g_mu);
+    g_seccomp_errno = e;
+    pthread_mutex_unlock(&g_mu);
+}
+
 static void note_isolation(int iso) {
     SandboxLogFn fn = NULL;
     void *ctx = NULL;
@@ -203,10 +211,11 @@ static void note_isolation(int iso) {
         size_t k = (size_t)snprintf(g_warning, sizeof g_warning, "sandbox: reduced isolation:");
 #define ADD(...) do { if (k < sizeof g_warning) k += (size_t)snprintf(g_warning + k, sizeof g_warning - k, __VA_ARGS__); } while (0)
         if (!(iso & SANDBOX_ISO_PIDNS))
-            ADD(" no namespaces (%s), so programs can use the network, see host processes"
+            ADD(" no namespaces (%s), so programs can %ssee host processes"
                 " and write where their uid may (world-writable dirs such as /tmp); the tree is"
                 " killed through a child subreaper;",
-                g_ns_off ? "disabled by sandbox_set_namespaces(0)" : why);
+                g_ns_off ? "disabled by sandbox_set_namespaces(0)" : why,
+                (iso & SANDBOX_ISO_SECCOMP) ? "" : "use the network, ");
         if ((iso & SANDBOX_ISO_PIDNS) && !(iso & SANDBOX_ISO_RO_ALL))
             ADD((iso & SANDBOX_ISO_RO_ROOT) ? " only / itself is read-only (no mount_setattr), other mounts keep their mode;"
                                             : " the file system is not read-only;");
@@ -219,6 +228,10 @@ static void note_isolation(int iso) {
             ADD(" not root, so programs run as the caller's own uid (no_new_privs and rlimits still"
                 " apply; RLIMIT_NPROC counts the caller's processes too; a program can signal the"
                 " caller's other processes);");
+        if (!(iso & SANDBOX_ISO_SECCOMP))
+            ADD(" no system-call filter (seccomp: %s), so programs may call ptrace, unshare, mount, bpf, io_uring"
+                " and open non-Unix sockets as far as the other limits allow;",
+                errstr(g_seccomp_errno, eb, sizeof eb));
 #undef ADD
         g_warned_iso = iso;
         fn = g_log;
@@ -585,7 +598,12 @@ reap:
     res->wall_s = mono_s() - t0;
     if (oom) { set_err(err, errlen, "sandbox: out of memory"); goto done; }
 
-    int have_done = 0;
+    int have_done = 0, noted = 0;
+    for (size_t i = 0; i + sizeof(SbxMsg) <= st_len; i += sizeof(SbxMsg))
+        if (msgs[i / sizeof(SbxMsg)].kind == SBX_MSG_NOTE) {
+            noted |= msgs[i / sizeof(SbxMsg)].iso;
+            if (msgs[i / sizeof(SbxMsg)].err) note_seccomp_errno(msgs[i / sizeof(SbxMsg)].err);
+        }
     for (size_t i = 0; i + sizeof(SbxMsg) <= st_len; i += sizeof(SbxMsg)) {
         const SbxMsg *m = &msgs[i / sizeof(SbxMsg)];
         if (m->kind == SBX_MSG_SETUP_FAIL) {
@@ -611,14 +629,14 @@ reap:
             if (ns) iso |= SANDBOX_ISO_PIDNS | SANDBOX_ISO_NETNS | SANDBOX_ISO_MNTNS | SANDBOX_ISO_IPCUTS;
             if (userns) iso |= SANDBOX_ISO_USERNS;
             if (root) iso |= SANDBOX_ISO_UID;
-            res->isolation = iso;
+            res->isolation = iso | noted;
         }
     }
     if (!have_done) {
         res->term_signal = SIGKILL;
         res->timed_out = killed_by_us;
         res->isolation = (ns ? SANDBOX_ISO_PIDNS | SANDBOX_ISO_NETNS | SANDBOX_ISO_MNTNS | SANDBOX_ISO_IPCUTS : 0) |
-                         (userns ? SANDBOX_ISO_USERNS : 0) | (root ? SANDBOX_ISO_UID : 0);
+                         (userns ? SANDBOX_ISO_USERNS : 0) | (root ? SANDBOX_ISO_UID : 0) | noted;
     }
     res->out_truncated = cout.truncated || cerr.truncated;
     res->out = cap_take(&cout, &res->out_len);

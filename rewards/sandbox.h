@@ -78,6 +78,7 @@ enum {
     SANDBOX_ISO_UID     = 1 << 6,  // runs as a dedicated unprivileged uid, no capabilities
     SANDBOX_ISO_PROC    = 1 << 7,  // fresh /proc showing only the sandbox's processes
     SANDBOX_ISO_USERNS  = 1 << 8,  // not root: the namespaces come with a user namespace
+    SANDBOX_ISO_SECCOMP = 1 << 9,  // the system-call filter (rewards/sandbox_seccomp.c) is in force
 };
 
 // The isolation of the last run (0 before any run), and a human-readable warning about the

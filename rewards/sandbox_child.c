@@ -200,6 +200,12 @@ static void __attribute__((noreturn)) run_program(const SbxPlan *p) {
         if (syscall(SYS_capset, &hdr, data) != 0) setup_fail(FD_ST, SBX_STEP_CAPS, errno);
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) setup_fail(FD_ST, SBX_STEP_NO_NEW_PRIVS, errno);
+    // Last, so nothing above runs under it; a kernel without seccomp filters only reduces isolation.
+    SbxMsg note = {0};
+    note.kind = SBX_MSG_NOTE;
+    note.err = sbx_seccomp_install();
+    note.iso = note.err ? 0 : SANDBOX_ISO_SECCOMP;
+    send_msg(FD_ST, &note);
     execve(p->python, p->argv, p->envp);
     setup_fail(FD_ST, SBX_STEP_EXEC, errno);
 }

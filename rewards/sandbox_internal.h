@@ -28,7 +28,9 @@ typedef struct {
 } SbxPlan;
 
 // Messages on the status pipe (each write is one struct, well under PIPE_BUF, so atomic).
-enum { SBX_MSG_DONE = 1, SBX_MSG_SETUP_FAIL = 2 };
+// NOTE: from the program's process just before execve: iso holds isolation it added itself
+// (the seccomp filter), err why a part could not be had (0 when all was).
+enum { SBX_MSG_DONE = 1, SBX_MSG_SETUP_FAIL = 2, SBX_MSG_NOTE = 3 };
 typedef struct {
     int kind;
     int step;        // SETUP_FAIL: which step (SbxStep)
@@ -46,6 +48,11 @@ typedef enum {
 } SbxStep;
 
 const char *sbx_step_name(int step);
+
+// Installs the system-call filter in the calling thread (inherited across execve and fork):
+// 0, or the errno of the failure (ENOSYS on an architecture it does not know).
+// Async-signal-safe: a prctl on a static program.
+int sbx_seccomp_install(void);
 
 // The body of the cloned child; never returns.
 void sbx_child_main(const SbxPlan *p) __attribute__((noreturn));

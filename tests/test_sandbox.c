@@ -74,6 +74,69 @@ static int file_exists(const char *p) {
     return lstat(p, &st) == 0;
 }
 
+// The system-call filter (rewards/sandbox_seccomp.c), where the kernel lets it be installed:
+// what it refuses fails with EPERM, what Python needs (threads, subprocesses, Unix sockets)
+// still works, and a call through the 32-bit ABI is refused too.
+static void seccomp_suite(const char *mode) {
+    static const char *src =
+        "import ctypes, errno, os, socket, subprocess, sys, threading\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "def refused(f):\n"
+        "    try:\n"
+        "        f()\n"
+        "    except PermissionError:\n"
+        "        return 'EPERM'\n"
+        "    except OSError as e:\n"
+        "        return errno.errorcode.get(e.errno, str(e.errno))\n"
+        "    return 'allowed'\n"
+        "def c(rc):\n"
+        "    if rc == -1:\n"
+        "        raise OSError(ctypes.get_errno(), 'call failed')\n"
+        "print('inet', refused(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM)))\n"
+        "print('inet6', refused(lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)))\n"
+        "print('ptrace', refused(lambda: c(libc.ptrace(0, 0, None, None))))\n"
+        "print('unshare', refused(lambda: c(libc.unshare(0x10000000))))\n"
+        "print('mount', refused(lambda: c(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None))))\n"
+        "print('io_uring', refused(lambda: c(libc.syscall(425, 8, ctypes.create_string_buffer(120)))))\n"
+        "a, b = socket.socketpair(socket.AF_UNIX)\n"
+        "a.send(b'x'); print('unix', b.recv(1).decode())\n"
+        "out = []\n"
+        "t = threading.Thread(target=lambda: out.append(7)); t.start(); t.join()\n"
+        "print('thread', out[0])\n"
+        "print('subprocess', subprocess.run([sys.executable, '-c', 'print(6*7)'], capture_output=True, text=True).stdout.strip())\n";
+    SandboxResult r;
+    if (run(src, NULL, NULL, &r) != 0) return;
+    if (!(r.isolation & SANDBOX_ISO_SECCOMP)) {
+        fprintf(stderr, "NOTE: %s: no seccomp filter here (isolation 0x%x); its checks skipped\n", mode, r.isolation);
+        CHECK(sandbox_warning() && strstr(sandbox_warning(), "no system-call filter"), "%s: no filter, no warning", mode);
+        sandbox_result_free(&r);
+        return;
+    }
+    static const char *want =
+        "inet EPERM\ninet6 EPERM\nptrace EPERM\nunshare EPERM\nmount EPERM\nio_uring EPERM\nunix x\n"
+        "thread 7\nsubprocess 42\n";
+    CHECK(r.exit_code == 0 && r.out && !strcmp(r.out, want), "%s: seccomp: exit %d, out:\n%s\nerr:\n%s", mode,
+          r.exit_code, r.out ? r.out : "", r.err ? r.err : "");
+    sandbox_result_free(&r);
+#if defined(__x86_64__)
+    // getpid through int 0x80 (the i386 ABI, number 20): refused, whatever the number means there.
+    static const char *i386 =
+        "import ctypes, mmap\n"
+        "code = bytes([0xb8, 20, 0, 0, 0, 0xcd, 0x80, 0xc3])  # mov eax, 20; int 0x80; ret\n"
+        "buf = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
+        "buf.write(code)\n"
+        "addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))\n"
+        "f = ctypes.CFUNCTYPE(ctypes.c_int)(addr)\n"
+        "print('int80', f())\n";
+    if (run(i386, NULL, NULL, &r) == 0) {
+        // -EPERM from the filter; a kernel without IA32 emulation says -ENOSYS; never a pid.
+        CHECK(r.out && (!strcmp(r.out, "int80 -1\n") || !strcmp(r.out, "int80 -38\n")) , "%s: int 0x80: exit %d out '%s' err '%s'",
+              mode, r.exit_code, r.out ? r.out : "", r.err ? r.err : "");
+        sandbox_result_free(&r);
+    }
+#endif
+}
+
 static void hostile_suite(const char *mode, int full) {
     SandboxResult r;
     char src[4096];
@@ -278,6 +341,7 @@ int main(void) {
     sandbox_set_python(NULL);
 
     hostile_suite(full ? "namespaces" : "fallback", full);
+    seccomp_suite(full ? "namespaces" : "fallback");
 
     // Several programs at once from several threads.
     enum { NT = 6 };
@@ -308,6 +372,7 @@ int main(void) {
         char before_dirs[4096], after_dirs[4096];
         sbx_dirs(before_dirs, sizeof before_dirs);
         hostile_suite("fallback", 0);
+        seccomp_suite("fallback"); // here the filter is what keeps the network closed
         sbx_dirs(after_dirs, sizeof after_dirs);
         CHECK(strcmp(before_dirs, after_dirs) == 0, "work dirs left in /tmp: before '%s', after '%s'",
               before_dirs, after_dirs);
