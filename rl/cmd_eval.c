@@ -9,7 +9,8 @@
 #include "rl/evaluate.h"
 
 static int run(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *rules_spec = "math", *tpl = NULL, *format = NULL, *device = "auto", *tokenizer = NULL, *precision = NULL;
+    const char *model = NULL, *data = NULL, *rules_spec = "math", *tpl = NULL, *format = NULL, *device = "auto", *tokenizer = NULL, *precision = NULL,
+               *out_path = NULL;
     long n = 0, k = 1, max_tokens = 256, seed = 1, workers = 0;
     double temperature = 1.0;
     int json = 0;
@@ -19,7 +20,7 @@ static int run(int argc, char **argv) {
                      {"--n", CLI_INT, &n},               {"--k", CLI_INT, &k},               {"--temperature", CLI_DOUBLE, &temperature},
                      {"--max-tokens", CLI_INT, &max_tokens}, {"--seed", CLI_INT, &seed},     {"--workers", CLI_INT, &workers},
                      {"--json", CLI_FLAG, &json},        {"--stop", CLI_MULTI, &stops},      {"--tokenizer", CLI_STR, &tokenizer},
-                     {"--precision", CLI_STR, &precision}};
+                     {"--precision", CLI_STR, &precision}, {"--out", CLI_STR, &out_path}};
     int rc = cli_parse("eval", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc;
     if (!model || !data) return cli_error("eval", "--model DIR and --data SPEC are required (see 'grpo eval --help')");
@@ -48,7 +49,7 @@ static int run(int argc, char **argv) {
         env_close(&e);
         return cli_error("eval", "rules: %s", err);
     }
-    EvalOptions eo = {(int)n, (int)k, temperature, max_tokens, (uint64_t)seed, (int)workers};
+    EvalOptions eo = {(int)n, (int)k, temperature, max_tokens, (uint64_t)seed, (int)workers, out_path};
     EvalResult r;
     rc = 0;
     if (stoptable_build(&stab, &e) || evaluate(&e, e.eval, rules, &stab, &eo, &r)) rc = cli_fail("eval");
@@ -72,7 +73,7 @@ const GrpoCommand grpo_cmd_eval = {
     "eval", "evaluate a model on held-out data: greedy pass@1, and pass@k / maj@k",
     "usage: grpo eval --model DIR --data FILE.jsonl|gen:NAME [--rules R] [--template T] [--format F]\n"
     "                 [--n N] [--k K] [--temperature T] [--max-tokens N] [--stop S]... [--seed S]\n"
-    "                 [--workers N] [--tokenizer PATH] [--device D] [--precision P] [--json]\n\n"
+    "                 [--workers N] [--tokenizer PATH] [--device D] [--precision P] [--json] [--out FILE]\n\n"
     "Greedy-decodes every example (or the first N), scores the completions with the rules and\n"
     "reports accuracy: the fraction whose verifier rule (the first math, countdown or code rule)\n"
     "says correct. With --k K > 1 it also samples K completions per example at --temperature\n"
@@ -81,5 +82,10 @@ const GrpoCommand grpo_cmd_eval = {
     "  --template T     prompt template (default r1-zero) or a custom text with {question}\n"
     "  --format F       dataset layout (gsm8k, math, countdown, mbpp, humaneval, generic)\n"
     "  --max-tokens N   completion tokens (default 256);  --stop S: extra stop strings\n"
-    "  --precision P    auto, fp32 or bf16 (default auto: fp32 on cpu, bf16 on cuda)\n",
+    "  --precision P    auto, fp32 or bf16 (default auto: fp32 on cpu, bf16 on cuda)\n"
+    "  --out FILE       also write every example's completions and scores as JSON lines (written\n"
+    "                   whole at the end): the example's fields plus \"completion\" and \"n_tokens\"\n"
+    "                   of the greedy completion, so `grpo reward --rules NEW --data FILE` rescores it\n"
+    "                   with edited rules, and \"eval\": {index, prompt, finish_reason, reward, correct,\n"
+    "                   components, details, and with --k: samples [...], majority_correct}\n",
     run};

@@ -9,40 +9,8 @@
 #include "policy/model.h"
 #include "policy/tokenizer.h"
 #include "rl/cli.h"
+#include "rl/json_text.h"
 
-
-// JSON text must be UTF-8: a completion cut mid-character (or a model emitting
-// stray bytes) gets U+FFFD for each invalid byte, as `tokenizers` decodes it.
-static char *utf8_sanitize(const char *s, size_t n) {
-    char *out = malloc(n * 3 + 1), *o = out;
-    if (!out) return NULL;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len > 0 && i + len <= n && c != 0;
-        for (int k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] >> 6) == 2;
-        if (ok && len == 2) ok = c >= 0xC2;
-        if (ok && len == 3) {
-            unsigned cp = ((c & 15u) << 12) | (((unsigned char)s[i + 1] & 63u) << 6) | ((unsigned char)s[i + 2] & 63u);
-            ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-        }
-        if (ok && len == 4) {
-            unsigned cp = ((c & 7u) << 18) | (((unsigned char)s[i + 1] & 63u) << 12);
-            ok = cp >= 0x10000 && cp <= 0x10FFFF;
-        }
-        if (ok) {
-            memcpy(o, s + i, (size_t)len);
-            o += len;
-            i += (size_t)len;
-        } else {
-            memcpy(o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    *o = '\0';
-    return out;
-}
 
 static int run(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *ids_s = NULL, *device = "cpu", *precision = "auto";
@@ -154,7 +122,7 @@ static int run(int argc, char **argv) {
             size_t len = 0;
             int dec = known ? tok_decode(tok, known, nk, &text, &len) : -1;
             free(known);
-            char *clean = dec == 0 ? utf8_sanitize(text, len) : NULL;
+            char *clean = dec == 0 ? json_text_clean(text, len) : NULL;
             if (clean) cJSON_AddStringToObject(o, "text", clean);
             free(clean);
             free(text);

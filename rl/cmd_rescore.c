@@ -11,6 +11,7 @@
 #include "rewards/rules.h"
 #include "rl/cli.h"
 #include "rl/runread.h"
+#include "rl/json_text.h"
 
 typedef struct {
     char name[64];
@@ -142,9 +143,9 @@ static int run(int argc, char **argv) {
             cJSON_AddNumberToObject(e, "sample_idx", w->sample_idx);
             cJSON_AddNumberToObject(e, "reward_before", w->reward);
             cJSON_AddNumberToObject(e, "reward_after", w->reward + ch[k].delta);
-            cJSON_AddStringToObject(e, "completion", w->completion ? w->completion : "");
+            json_add_text(e, "completion", w->completion);
             cJSON *d = cJSON_AddObjectToObject(e, "details");
-            for (int j = 0; j < sc[ch[k].i].n; j++) cJSON_AddStringToObject(d, rules_name(rules, j), sc[ch[k].i].detail[j]);
+            for (int j = 0; j < sc[ch[k].i].n; j++) json_add_text(d, rules_name(rules, j), sc[ch[k].i].detail[j]);
             cJSON_AddItemToArray(mc, e);
         }
         char *s = cJSON_Print(o);

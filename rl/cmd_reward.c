@@ -12,6 +12,7 @@
 #include "rewards/rules.h"
 #include "rewards/sandbox.h"
 #include "rl/cli.h"
+#include "rl/json_text.h"
 
 #define CHUNK 256 // lines scored together on the worker pool
 
@@ -57,7 +58,7 @@ static void parse_line(Line *ln, const char *text) {
 
 static void print_error(long lineno, const char *msg) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", msg);
+    json_add_text(o, "error", msg);
     cJSON_AddNumberToObject(o, "line", (double)lineno);
     char *s = cJSON_PrintUnformatted(o);
     if (s) puts(s);
@@ -70,7 +71,7 @@ static void print_score(const RuleSet *r, const RuleScore *s) {
     cJSON_AddNumberToObject(o, "reward", s->reward);
     for (int i = 0; i < s->n; i++) {
         cJSON_AddNumberToObject(comp, rules_name(r, i), s->value[i]);
-        cJSON_AddStringToObject(det, rules_name(r, i), s->detail[i]);
+        json_add_text(det, rules_name(r, i), s->detail[i]);
     }
     cJSON_AddItemToObject(o, "components", comp);
     cJSON_AddItemToObject(o, "details", det);

@@ -10,6 +10,7 @@
 #include "kernels/status.h"
 #include "rl/cli.h"
 #include "rl/runread.h"
+#include "rl/json_text.h"
 
 cJSON *rollout_to_json(const RolloutRow *w); // shared with cmd_export.c
 
@@ -20,9 +21,9 @@ cJSON *rollout_to_json(const RolloutRow *w) {
     cJSON_AddNumberToObject(o, "step", w->step);
     cJSON_AddNumberToObject(o, "prompt_idx", w->prompt_idx);
     cJSON_AddNumberToObject(o, "sample_idx", w->sample_idx);
-    cJSON_AddStringToObject(o, "prompt", w->prompt ? w->prompt : "");
-    cJSON_AddStringToObject(o, "completion", w->completion ? w->completion : "");
-    if (w->gold) cJSON_AddStringToObject(o, "gold", w->gold);
+    json_add_text(o, "prompt", w->prompt);
+    json_add_text(o, "completion", w->completion);
+    if (w->gold) json_add_text(o, "gold", w->gold);
     else cJSON_AddNullToObject(o, "gold");
     cJSON_AddNumberToObject(o, "n_tokens", w->n_tokens);
     cJSON_AddStringToObject(o, "finish_reason", w->finish_reason ? w->finish_reason : "");
@@ -37,7 +38,7 @@ cJSON *rollout_to_json(const RolloutRow *w) {
         cJSON *c = cJSON_AddObjectToObject(rw, w->rewards[j].name ? w->rewards[j].name : "?");
         cJSON_AddNumberToObject(c, "value", w->rewards[j].value);
         cJSON_AddNumberToObject(c, "weight", w->rewards[j].weight);
-        cJSON_AddStringToObject(c, "detail", w->rewards[j].detail ? w->rewards[j].detail : "");
+        json_add_text(c, "detail", w->rewards[j].detail);
     }
     return o;
 }

@@ -17,9 +17,7 @@ int eval_verifier_rule(const RuleSet *rules) {
 
 int eval_is_correct(const RuleScore *s, int rule) { return rule >= 0 && s->value[rule] >= 1.0 - 1e-9; }
 
-// The majority vote of one group: extracted answers compared as text after
-// extraction; a sample without an answer votes for nothing.
-static int majority_correct(const Group *g, int rule) {
+int eval_majority_correct(const Group *g, int rule) {
     MathOptions mo;
     math_options_default(&mo);
     int best = -1, best_votes = 0;
@@ -52,9 +50,9 @@ int evaluate(const TrainEnv *e, const Dataset *data, const RuleSet *rules, const
     if (n == 0) return grpo_fail(GRPO_EINVAL, "evaluation: no examples");
     const int rule = eval_verifier_rule(rules);
     int *idx = malloc((size_t)n * sizeof(int));
-    Group *groups = calloc((size_t)n, sizeof(Group));
-    if (!idx || !groups) {
-        free(idx), free(groups);
+    Group *groups = calloc((size_t)n, sizeof(Group)), *sampled = calloc((size_t)n, sizeof(Group));
+    if (!idx || !groups || !sampled) {
+        free(idx), free(groups), free(sampled);
         return grpo_fail(GRPO_ENOMEM, "out of memory");
     }
     for (int i = 0; i < n; i++) idx[i] = i;
@@ -73,24 +71,24 @@ int evaluate(const TrainEnv *e, const Dataset *data, const RuleSet *rules, const
         out->reward_mean = reward / n;
         out->completion_len = len / n;
     }
-    for (int i = 0; i < n; i++) group_free(&groups[i]);
     if (!st && o->k > 1) {
         ro.temperature = o->temperature;
-        st = rollout_groups(e, data, rules, stops, &ro, idx, n, o->k, groups, &gs, &rs);
+        st = rollout_groups(e, data, rules, stops, &ro, idx, n, o->k, sampled, &gs, &rs);
         if (!st) {
             double pass = 0, maj = 0;
             for (int i = 0; i < n; i++) {
                 int any = 0;
-                for (int k = 0; k < o->k; k++) any |= eval_is_correct(&groups[i].score[k], rule);
+                for (int k = 0; k < o->k; k++) any |= eval_is_correct(&sampled[i].score[k], rule);
                 pass += any;
-                maj += majority_correct(&groups[i], rule);
+                maj += eval_majority_correct(&sampled[i], rule);
             }
             out->k = o->k;
             out->pass_k = rule >= 0 ? pass / n : NAN;
             out->maj_k = rule >= 0 ? maj / n : NAN;
         }
-        for (int i = 0; i < n; i++) group_free(&groups[i]);
     }
-    free(idx), free(groups);
+    if (!st && o->out_path) st = eval_write_jsonl(o->out_path, groups, o->k > 1 ? sampled : NULL, n, o->k, rules, rule);
+    for (int i = 0; i < n; i++) group_free(&groups[i]), group_free(&sampled[i]);
+    free(idx), free(groups), free(sampled);
     return st;
 }

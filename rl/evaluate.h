@@ -23,6 +23,7 @@ typedef struct {
     long max_tokens;
     uint64_t seed;
     int workers;
+    const char *out_path; // not NULL: every example's completions and scores as JSON lines (eval_write_jsonl)
 } EvalOptions;
 
 // The index of the verifier rule, or -1 when the set has none.
@@ -30,6 +31,20 @@ int eval_verifier_rule(const RuleSet *rules);
 
 // 1 when the verifier rule `rule` (from eval_verifier_rule; -1 = none) says correct.
 int eval_is_correct(const RuleScore *s, int rule);
+
+// 1 when the majority vote of g's samples (extracted answers compared as
+// text; a sample without an answer votes for nothing) is correct.
+int eval_majority_correct(const Group *g, int rule);
+
+// Writes `path` atomically: one JSON line per example, in dataset order,
+// that `grpo reward --data` reads back (so edited rules can rescore an
+// evaluation): the example's own fields, "completion" and "n_tokens" of the
+// greedy completion, and "eval": {index, prompt, finish_reason, reward,
+// correct (null without a verifier rule), components {rule: value}, details
+// {rule: why}, and with sampled groups (k > 1) samples [{completion,
+// n_tokens, finish_reason, reward, correct}] and majority_correct}.
+int eval_write_jsonl(const char *path, const Group *greedy, const Group *sampled, int n, int k, const RuleSet *rules,
+                     int rule);
 
 int evaluate(const TrainEnv *e, const Dataset *data, const RuleSet *rules, const StopTable *stops, const EvalOptions *o,
              EvalResult *out);

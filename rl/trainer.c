@@ -79,7 +79,7 @@ static int write_evals(Trainer *t, long step, const EvalResult *r) {
 
 static int run_eval(Trainer *t, long step, EvalResult *r) {
     EvalOptions eo = {(int)t->c.eval_size, (int)t->c.eval_k, t->c.eval_temperature, t->c.max_completion_len,
-                      round_seed((uint64_t)t->c.seed, step, 63), (int)t->c.reward_workers};
+                      round_seed((uint64_t)t->c.seed, step, 63), (int)t->c.reward_workers, NULL};
     int st = evaluate(&t->env, t->env.eval, t->rules, &t->stops, &eo, r);
     if (!st) st = write_evals(t, step, r);
     return st;

@@ -53,6 +53,11 @@ check "a whole group is shown" "$(printf '%s\n' "$out" | grep -c -- '-- sample')
 expect_match "with reward details" "$out" 'digits +[0-9.]+ x 1 '
 check "export: one line per rollout" "$("$GRPO_BIN" export "$T/rise" | wc -l)" 384
 expect_match "export carries the example" "$("$GRPO_BIN" export "$T/rise" --step 1 | head -1)" '"example":\{"question":"What is'
+# The tiny model emits stray bytes: JSON output must still be UTF-8 (U+FFFD for each bad byte).
+"$GRPO_BIN" export "$T/rise" > "$T/rise.jsonl"
+iconv -f UTF-8 -t UTF-8 "$T/rise.jsonl" > /dev/null 2>&1; check "export is valid UTF-8" $? 0
+q "$T/rise" "SELECT completion FROM rollouts" | iconv -f UTF-8 -t UTF-8 > /dev/null 2>&1
+check "the logged completions hold bytes that are not UTF-8 (so the check above means something)" $? 1
 sed 's/"weight": 1.0/"weight": 3.0/' "$RULES" > "$T/rules3.json"
 out=$("$GRPO_BIN" rescore "$T/rise" --rules "$T/rules3.json" --json); check "rescore" $? 0
 nonzero=$(q "$T/rise" 'SELECT count(*) FROM rollouts WHERE reward != 0')
@@ -141,6 +146,20 @@ expect_match "sft says what is missing" "$err" 'no "completion"'
 out=$("$GRPO_BIN" eval --model "$T/rise/checkpoints/step-000012" --data gen:arithmetic --template plain --rules "$RULES" \
   --n 6 --k 3 --max-tokens 16 --json); check "eval exits 0" $? 0
 expect_match "eval --json shape" "$out" '^\{"n": 6, "accuracy": [^,]+, "reward_mean": [0-9.e-]+, "completion_len": [0-9.]+, "pass@3": [^,]+, "maj@3": [^}]+\}$'
+# eval --out: a line per example that `grpo reward` rescores to the same rewards.
+"$GRPO_BIN" eval --model "$T/rise/checkpoints/step-000012" --data gen:arithmetic --template plain --rules "$RULES" \
+  --n 6 --k 3 --max-tokens 16 --temperature 1 --out "$T/eval.jsonl" > /dev/null; check "eval --out exits 0" $? 0
+check "eval --out: a line per example" "$(wc -l < "$T/eval.jsonl")" 6
+iconv -f UTF-8 -t UTF-8 "$T/eval.jsonl" > /dev/null 2>&1; check "eval --out is valid UTF-8" $? 0
+expect_match "eval --out line shape" "$(head -1 "$T/eval.jsonl")" \
+  '^\{"question":"What is [^"]*","answer":"[0-9-]+","completion":"[^"]*.*,"n_tokens":[0-9]+,"eval":\{"index":0,"prompt":"What is .*,"finish_reason":"(stop|length)","reward":[-0-9.e]+,"correct":(true|false|null),"components":\{.*"samples":\[\{"completion":.*\}\],"majority_correct":(true|false|null)\}\}$'
+check "eval --out: 3 samples per example" "$(grep -o '"samples":\[' "$T/eval.jsonl" | wc -l) $(grep -o '{"completion":' "$T/eval.jsonl" | wc -l)" "6 18"
+"$GRPO_BIN" reward --rules "$RULES" --data "$T/eval.jsonl" > "$T/rescored.jsonl"; check "grpo reward reads eval --out" $? 0
+# the greedy reward: of the 4 '"finish_reason":..,"reward":' per line (greedy, then 3 samples), the first
+paste -d' ' <(grep -o '"finish_reason":"[a-z]*","reward":[-0-9.e+]*' "$T/eval.jsonl" | awk -F'"reward":' 'NR % 4 == 1 {print $2}') \
+            <(grep -o '^{"reward":[-0-9.e+]*' "$T/rescored.jsonl" | sed 's/.*://') > "$T/rewards.txt"
+check "rescored rewards equal eval's" "$(awk '{d = $1 - $2; if (d < -1e-9 || d > 1e-9) bad++} END {print NR, bad + 0}' "$T/rewards.txt")" "6 0"
+check "eval's rewards are not all zero (the comparison means something)" "$(awk '$1 != 0' "$T/rewards.txt" | wc -l | awk '{print ($1 > 0)}')" 1
 out=$("$GRPO_BIN" eval --model "$T/rise/checkpoints/step-000012" --data gen:arithmetic --template plain --n 4 --max-tokens 8); check "eval text" $? 0
 expect_match "eval reports accuracy" "$out" '^4 examples  accuracy \(greedy pass@1\) [0-9.]+'
 err=$("$GRPO_BIN" eval --model "$T/model" 2>&1); check "eval without --data exits 1" $? 1
