@@ -3,6 +3,7 @@
 // differences of that float64 reference (h = 1e-6, so the differences are
 // exact to ~1e-9 and the tolerance only has to absorb the op's fp32 rounding).
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,6 +204,85 @@ static void test_attention(void) {
     free(kc), free(vc), free(q2), free(o2), free(ref2), free(c2.q), free(c2.k), free(c2.v);
 }
 
+// The backward in float64, straight from the definition, over a KV-cache layout:
+// dq (T, qd) overwritten, dk / dv (rows, kvd) +=.
+static void att_ref_backward(double *dq, double *dk, double *dv, const AttCtx *c) {
+    int qd = c->nh * c->hd, kvd = c->nkv * c->hd, g = c->nh / c->nkv, hd = c->hd;
+    double *p = malloc(sizeof(double) * 4096), *o = malloc(sizeof(double) * hd);
+    for (int s = 0; s < c->S; s++)
+        for (int t = c->qs[s]; t < c->qs[s + 1]; t++)
+            for (int h = 0; h < c->nh; h++) {
+                int nk = c->q0[s] + (t - c->qs[s]) + 1;
+                const double *q = c->q + (size_t)t * qd + h * hd, *dy = c->dy + (size_t)t * qd + h * hd;
+                const double *k = c->k + (size_t)c->ks[s] * kvd + (h / g) * hd, *v = c->v + (size_t)c->ks[s] * kvd + (h / g) * hd;
+                double m = -1e300, sum = 0, D = 0;
+                for (int j = 0; j < nk; j++) {
+                    double d = 0;
+                    for (int i = 0; i < hd; i++) d += q[i] * k[(size_t)j * kvd + i];
+                    p[j] = d / sqrt((double)hd);
+                    if (p[j] > m) m = p[j];
+                }
+                for (int j = 0; j < nk; j++) sum += (p[j] = exp(p[j] - m));
+                for (int j = 0; j < nk; j++) p[j] /= sum;
+                for (int i = 0; i < hd; i++) o[i] = 0;
+                for (int j = 0; j < nk; j++)
+                    for (int i = 0; i < hd; i++) o[i] += p[j] * v[(size_t)j * kvd + i];
+                for (int i = 0; i < hd; i++) D += dy[i] * o[i];
+                double *dqr = dq + (size_t)t * qd + h * hd;
+                for (int i = 0; i < hd; i++) dqr[i] = 0;
+                for (int j = 0; j < nk; j++) {
+                    double dp = 0;
+                    for (int i = 0; i < hd; i++) dp += dy[i] * v[(size_t)j * kvd + i];
+                    double ds = p[j] * (dp - D) / sqrt((double)hd);
+                    double *dkj = dk + (size_t)(c->ks[s] + j) * kvd + (h / g) * hd, *dvj = dv + (size_t)(c->ks[s] + j) * kvd + (h / g) * hd;
+                    for (int i = 0; i < hd; i++) {
+                        dqr[i] += ds * k[(size_t)j * kvd + i];
+                        dkj[i] += ds * q[i];
+                        dvj[i] += p[j] * dy[i];
+                    }
+                }
+            }
+    free(p), free(o);
+}
+
+// Long sequences (several 64-row blocks of the blocked backward, a partial
+// last one, a sequence of one row) over a KV cache whose queries start past
+// position 0, against float64; and the same bits on one thread as on two.
+static void test_attention_blocks(int hd) {
+    int S = 3, nh = 4, nkv = 2, qd = nh * hd, kvd = nkv * hd, slot = 220;
+    int32_t qs[4] = {0, 130, 131, 201}, q0[3] = {0, 5, 64}, ks[3] = {0, slot, 2 * slot};
+    int T = qs[S], rows = S * slot;
+    float *q = randf((size_t)T * qd, 1.5f), *k = randf((size_t)rows * kvd, 1.5f), *v = randf((size_t)rows * kvd, 1),
+          *dy = randf((size_t)T * qd, 1), *dk0 = randf((size_t)rows * kvd, 1), *dv0 = randf((size_t)rows * kvd, 1);
+    float *out = malloc((size_t)T * qd * 4), *lse = malloc((size_t)T * nh * 4);
+    CHECK(B->attention_forward(B, out, lse, q, k, v, qs, ks, q0, S, T, nh, nkv, hd) == 0, "%s", grpo_errmsg());
+    AttCtx c = {S, T, nh, nkv, hd, qs, ks, q0, tod(q, (size_t)T * qd), tod(k, (size_t)rows * kvd),
+                tod(v, (size_t)rows * kvd), tod(dy, (size_t)T * qd)};
+    double *gq = malloc(sizeof(double) * T * qd), *gk = tod(dk0, (size_t)rows * kvd), *gv = tod(dv0, (size_t)rows * kvd);
+    att_ref_backward(gq, gk, gv, &c);
+    float *dq[2], *dk[2], *dv[2];
+    for (int th = 0; th < 2; th++) {
+        omp_set_num_threads(th + 1);
+        dq[th] = malloc((size_t)T * qd * 4);
+        dk[th] = malloc((size_t)rows * kvd * 4), dv[th] = malloc((size_t)rows * kvd * 4);
+        memcpy(dk[th], dk0, (size_t)rows * kvd * 4), memcpy(dv[th], dv0, (size_t)rows * kvd * 4);
+        CHECK(B->attention_backward(B, dq[th], dk[th], dv[th], dy, q, k, v, out, lse, qs, ks, q0, S, T, nh, nkv, hd) == 0,
+              "%s", grpo_errmsg());
+    }
+    omp_set_num_threads(2);
+    CHECK(relerr_fd(dq[1], gq, (size_t)T * qd) < 1e-5, "hd %d: long dq: %g", hd, relerr_fd(dq[1], gq, (size_t)T * qd));
+    CHECK(relerr_fd(dk[1], gk, (size_t)rows * kvd) < 1e-5, "hd %d: long dk (+=): %g", hd,
+          relerr_fd(dk[1], gk, (size_t)rows * kvd));
+    CHECK(relerr_fd(dv[1], gv, (size_t)rows * kvd) < 1e-5, "hd %d: long dv (+=): %g", hd,
+          relerr_fd(dv[1], gv, (size_t)rows * kvd));
+    CHECK(!memcmp(dq[0], dq[1], (size_t)T * qd * 4) && !memcmp(dk[0], dk[1], (size_t)rows * kvd * 4) &&
+              !memcmp(dv[0], dv[1], (size_t)rows * kvd * 4),
+          "hd %d: the backward on 1 thread differs from 2 threads", hd);
+    for (int th = 0; th < 2; th++) free(dq[th]), free(dk[th]), free(dv[th]);
+    free(q), free(k), free(v), free(dy), free(dk0), free(dv0), free(out), free(lse), free(gq), free(gk), free(gv);
+    free(c.q), free(c.k), free(c.v), free(c.dy);
+}
+
 // ---------------------------------------------------------------- swiglu
 typedef struct { int n; double *g, *u, *dy; } SwCtx;
 static double sw_loss(void *p) {
@@ -319,6 +399,8 @@ int main(void) {
     test_rmsnorm();
     test_rope();
     test_attention();
+    test_attention_blocks(32);
+    test_attention_blocks(20);
     test_swiglu();
     test_logprob();
     test_small_ops();

@@ -1,7 +1,8 @@
 // Causal grouped-query attention over packed sequences of different lengths
 // (no padding). Probabilities are never stored: forward keeps the per-row
-// log-sum-exp and backward recomputes them, so memory grows with the tokens,
-// not with the sum of squared sequence lengths.
+// log-sum-exp and backward recomputes them a block of rows at a time
+// (attention_bwd.c), so memory grows with the tokens, not with the sum of
+// squared sequence lengths.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,25 +60,6 @@ static float attn_row_forward(float *out, float *sc, const float *q, const float
         for (int i = 0; i < hd; i++) out[i] += p * vj[i];
     }
     return m + logf(sum);
-}
-
-// One query row's backward: dq (hd) overwritten, dk/dv rows (stride kvd) +=.
-CPU_SIMD_CLONES
-static void attn_row_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                              const float *v, const float *out, float lse, int n_keys, int hd, size_t kvd, float scale) {
-    float D = dot(dout, out, hd);
-    for (int i = 0; i < hd; i++) dq[i] = 0.0f;
-    for (int j = 0; j < n_keys; j++) {
-        const float *kj = k + (size_t)j * kvd, *vj = v + (size_t)j * kvd;
-        float pj = expf(dot(q, kj, hd) * scale - lse);
-        float ds = pj * (dot(dout, vj, hd) - D) * scale;
-        float *dkj = dk + (size_t)j * kvd, *dvj = dv + (size_t)j * kvd;
-        for (int i = 0; i < hd; i++) {
-            dq[i] += ds * kj[i];
-            dkj[i] += ds * q[i];
-            dvj[i] += pj * dout[i];
-        }
-    }
 }
 
 static int check_args(const int32_t *q_start, const int32_t *q_pos0, int S, int T, int n_heads,
@@ -147,24 +129,6 @@ int cpu_attention_backward(Backend *b, void *dq_, void *dk_, void *dv_, const vo
     int max_keys = 0;
     int st = check_args(q_start, q_pos0, S, T, n_heads, n_kv_heads, &max_keys);
     if (st || T == 0) return st;
-    const int hd = head_dim, group = n_heads / n_kv_heads;
-    const size_t qd = (size_t)n_heads * hd, kvd = (size_t)n_kv_heads * hd;
-    const float scale = 1.0f / sqrtf((float)hd);
-    // One thread per (sequence, kv head): it owns those dk/dv rows, so the
-    // accumulation needs no atomics and runs in a fixed order.
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) if((size_t)T * n_heads * max_keys * head_dim >= CPU_PAR_MIN)
-        for (int s = 0; s < S; s++)
-            for (int hk = 0; hk < n_kv_heads; hk++) {
-                const float *kb = k + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
-                const float *vb = v + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
-                float *dkb = dk + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
-                float *dvb = dv + (size_t)kv_start[s] * kvd + (size_t)hk * hd;
-                for (int h = hk * group; h < (hk + 1) * group; h++)
-                    for (int t = q_start[s]; t < q_start[s + 1]; t++) {
-                        size_t o = (size_t)t * qd + (size_t)h * hd;
-                        attn_row_backward(dq + o, dkb, dvb, dout + o, q + o, kb, vb, out + o, lse[(size_t)t * n_heads + h],
-                                          q_pos0[s] + (t - q_start[s]) + 1, hd, kvd, scale);
-                    }
-            }
-    return GRPO_OK;
+    return cpu_attention_backward_blocked(dq, dk, dv, dout, q, k, v, out, lse, q_start, kv_start, q_pos0, S, T, n_heads,
+                                          n_kv_heads, head_dim, max_keys);
 }
