@@ -252,12 +252,22 @@ static void test_attention_blocks(int hd) {
     int S = 3, nh = 4, nkv = 2, qd = nh * hd, kvd = nkv * hd, slot = 220;
     int32_t qs[4] = {0, 130, 131, 201}, q0[3] = {0, 5, 64}, ks[3] = {0, slot, 2 * slot};
     int T = qs[S], rows = S * slot;
+    omp_set_num_threads(2);
     float *q = randf((size_t)T * qd, 1.5f), *k = randf((size_t)rows * kvd, 1.5f), *v = randf((size_t)rows * kvd, 1),
           *dy = randf((size_t)T * qd, 1), *dk0 = randf((size_t)rows * kvd, 1), *dv0 = randf((size_t)rows * kvd, 1);
     float *out = malloc((size_t)T * qd * 4), *lse = malloc((size_t)T * nh * 4);
     CHECK(B->attention_forward(B, out, lse, q, k, v, qs, ks, q0, S, T, nh, nkv, hd) == 0, "%s", grpo_errmsg());
     AttCtx c = {S, T, nh, nkv, hd, qs, ks, q0, tod(q, (size_t)T * qd), tod(k, (size_t)rows * kvd),
                 tod(v, (size_t)rows * kvd), tod(dy, (size_t)T * qd)};
+    double *ref = malloc(sizeof(double) * T * qd);
+    att_ref(ref, &c);
+    CHECK(relerr_fd(out, ref, (size_t)T * qd) < 1e-5, "hd %d: long forward: %g", hd, relerr_fd(out, ref, (size_t)T * qd));
+    float *out1 = malloc((size_t)T * qd * 4), *lse1 = malloc((size_t)T * nh * 4);
+    omp_set_num_threads(1);
+    CHECK(B->attention_forward(B, out1, lse1, q, k, v, qs, ks, q0, S, T, nh, nkv, hd) == 0, "%s", grpo_errmsg());
+    CHECK(!memcmp(out, out1, (size_t)T * qd * 4) && !memcmp(lse, lse1, (size_t)T * nh * 4),
+          "hd %d: the forward on 1 thread differs from 2 threads", hd);
+    free(out1), free(lse1), free(ref);
     double *gq = malloc(sizeof(double) * T * qd), *gk = tod(dk0, (size_t)rows * kvd), *gv = tod(dv0, (size_t)rows * kvd);
     att_ref_backward(gq, gk, gv, &c);
     float *dq[2], *dk[2], *dv[2];

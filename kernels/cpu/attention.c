@@ -92,6 +92,11 @@ int cpu_attention_forward(Backend *b, void *out_, float *lse, const void *q_, co
     int max_keys = 0;
     int st = check_args(q_start, q_pos0, S, T, n_heads, n_kv_heads, &max_keys);
     if (st || T == 0) return st;
+    // Decode steps (one query row per sequence) are matrix-vector work: row by
+    // row here. Anything with longer sequences goes through blocked sgemms.
+    if (T != S)
+        return cpu_attention_forward_blocked(out, lse, q, k, v, q_start, kv_start, q_pos0, S, T, n_heads, n_kv_heads,
+                                             head_dim, max_keys);
     const int hd = head_dim, group = n_heads / n_kv_heads;
     const size_t qd = (size_t)n_heads * hd, kvd = (size_t)n_kv_heads * hd;
     const float scale = 1.0f / sqrtf((float)hd);

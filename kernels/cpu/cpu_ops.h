@@ -36,7 +36,11 @@ int cpu_attention_backward(Backend *b, void *dq, void *dk, void *dv, const void 
                            const void *k, const void *v, const void *out, const float *lse,
                            const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S,
                            int T, int n_heads, int n_kv_heads, int head_dim);
-// attention_bwd.c: the backward as blocked sgemms (sizes already checked).
+// attention_blocked.c: forward (prefill, training) and backward as blocked
+// sgemms (sizes already checked by attention.c).
+int cpu_attention_forward_blocked(float *out, float *lse, const float *q, const float *k, const float *v,
+                                  const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
+                                  int n_heads, int n_kv_heads, int head_dim, int max_keys);
 int cpu_attention_backward_blocked(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                                    const float *v, const float *out, const float *lse, const int32_t *q_start,
                                    const int32_t *kv_start, const int32_t *q_pos0, int S, int T, int n_heads,

@@ -1,6 +1,10 @@
-// Attention backward on the CPU as blocked matrix products: for each
+// Attention on the CPU as blocked matrix products, for prefill and training
+// (decode rows, one query per sequence, stay in attention.c). For each
 // sequence, head and block of ATT_QB query rows, with the n keys those rows
-// see (causal), the probabilities are recomputed from the forward's
+// see (causal):
+//   forward  S = Q K^T, P = exp(S * scale - m) per row (0 past the row's last
+//            key), lse = m + log(sum P), O = (P V) / sum P;
+// and in backward the probabilities are recomputed from the forward's
 // log-sum-exp and the five products go through sgemm:
 //   S = Q K^T, P = exp(S * scale - lse) (0 past each row's last key),
 //   dP = dO V^T, dS = P * (dP - D) * scale with D = rowsum(dO * out),
@@ -31,6 +35,66 @@ static void block_ds(float *P, float *dS, const float *lse, const float *D, int 
             gr[j] = p * (gr[j] - D[r]) * scale;
         }
     }
+}
+
+// The block's probabilities in place of its scores: unnormalised, with each
+// row's sum in sum[] and log-sum-exp in lse[] (stride ld_lse).
+CPU_SIMD_CLONES
+static void block_softmax(float *P, float *sum, float *lse, size_t ld_lse, int qb, int n, int p0, int i0, float scale) {
+    for (int r = 0; r < qb; r++) {
+        float *pr = P + (size_t)r * n;
+        int nr = p0 + i0 + r + 1; // this row's visible keys
+        float m = -INFINITY;
+        for (int j = 0; j < nr; j++) {
+            pr[j] *= scale;
+            if (pr[j] > m) m = pr[j];
+        }
+        float s = 0.0f;
+        for (int j = 0; j < nr; j++) s += (pr[j] = expf(pr[j] - m));
+        for (int j = nr; j < n; j++) pr[j] = 0.0f;
+        sum[r] = s;
+        if (lse) lse[(size_t)r * ld_lse] = m + logf(s);
+    }
+}
+
+int cpu_attention_forward_blocked(float *out, float *lse, const float *q, const float *k, const float *v,
+                                  const int32_t *q_start, const int32_t *kv_start, const int32_t *q_pos0, int S, int T,
+                                  int n_heads, int n_kv_heads, int head_dim, int max_keys) {
+    const int hd = head_dim, group = n_heads / n_kv_heads;
+    const int qd = n_heads * hd, kvd = n_kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    int fail = 0;
+#pragma omp parallel if((size_t)T * n_heads * max_keys * head_dim >= CPU_PAR_MIN)
+    {
+        float *P = malloc((size_t)ATT_QB * max_keys * sizeof(float) + ATT_QB * sizeof(float)), *sum = P ? P + (size_t)ATT_QB * max_keys : NULL;
+        if (!P) {
+#pragma omp atomic write
+            fail = 1;
+        }
+        // (sequence, head) pairs: each writes only its own rows of out and lse
+#pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int s = 0; s < S; s++)
+            for (int h = 0; h < n_heads; h++) {
+                if (!P) continue;
+                const size_t kv0 = (size_t)kv_start[s] * kvd + (size_t)(h / group) * hd;
+                const int len = q_start[s + 1] - q_start[s], p0 = q_pos0[s];
+                for (int i0 = 0; i0 < len; i0 += ATT_QB) {
+                    int qb = len - i0 < ATT_QB ? len - i0 : ATT_QB, n = p0 + i0 + qb;
+                    size_t t0 = (size_t)q_start[s] + i0, o = t0 * qd + (size_t)h * hd;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, n, hd, 1.0f, q + o, qd, k + kv0, kvd, 0.0f,
+                                P, n);
+                    block_softmax(P, sum, lse ? lse + t0 * n_heads + h : NULL, (size_t)n_heads, qb, n, p0, i0, scale);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, qb, hd, n, 1.0f, P, n, v + kv0, kvd, 0.0f,
+                                out + o, qd);
+                    for (int r = 0; r < qb; r++) {
+                        float inv = 1.0f / sum[r], *orow = out + o + (size_t)r * qd;
+                        for (int i = 0; i < hd; i++) orow[i] *= inv;
+                    }
+                }
+            }
+        free(P);
+    }
+    return fail ? grpo_fail(GRPO_ENOMEM, "attention: out of memory for %d x %d scores", ATT_QB, max_keys) : GRPO_OK;
 }
 
 CPU_SIMD_CLONES
