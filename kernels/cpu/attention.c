@@ -21,20 +21,7 @@ static int seq_of(const int32_t *q_start, int S, int t) {
 }
 
 // The per-row work, compiled for AVX-512 / AVX2 / baseline and picked at load
-// time. Dot products keep 16 partial sums so they vectorise without reassociating
-// (no -ffast-math), and the summation order is fixed: results do not depend on
-// the machine's thread count.
-#define LANES 16
-static inline float dot(const float *a, const float *b, int n) {
-    float acc[LANES] = {0};
-    int n16 = n - n % LANES;
-    for (int i = 0; i < n16; i += LANES)
-        for (int j = 0; j < LANES; j++) acc[j] += a[i + j] * b[i + j];
-    float s = 0.0f;
-    for (int j = 0; j < LANES; j++) s += acc[j];
-    for (int i = n16; i < n; i++) s += a[i] * b[i];
-    return s;
-}
+// time (cpu_dot: 16 partial sums, a fixed order).
 
 // out (hd) = softmax(q . k_j * scale) @ v over n_keys rows of k, v (stride kvd);
 // sc (n_keys) is scratch. Returns the log-sum-exp of the scaled scores.
@@ -43,7 +30,7 @@ static float attn_row_forward(float *out, float *sc, const float *q, const float
                               size_t kvd, float scale) {
     float m = -INFINITY;
     for (int j = 0; j < n_keys; j++) {
-        float d = dot(q, k + (size_t)j * kvd, hd) * scale;
+        float d = cpu_dot(q, k + (size_t)j * kvd, hd) * scale;
         sc[j] = d;
         if (d > m) m = d;
     }

@@ -66,7 +66,9 @@ int cpu_attention_forward_blocked(float *out, float *lse, const float *q, const 
     int fail = 0;
 #pragma omp parallel if((size_t)T * n_heads * max_keys * head_dim >= CPU_PAR_MIN)
     {
-        float *P = malloc((size_t)ATT_QB * max_keys * sizeof(float) + ATT_QB * sizeof(float)), *sum = P ? P + (size_t)ATT_QB * max_keys : NULL;
+        // P (ATT_QB, max_keys); each row's sum
+        float *P = malloc((size_t)ATT_QB * max_keys * sizeof(float) + ATT_QB * sizeof(float));
+        float *sum = P ? P + (size_t)ATT_QB * max_keys : NULL;
         if (!P) {
 #pragma omp atomic write
             fail = 1;
@@ -97,16 +99,10 @@ int cpu_attention_forward_blocked(float *out, float *lse, const float *q, const 
     return fail ? grpo_fail(GRPO_ENOMEM, "attention: out of memory for %d x %d scores", ATT_QB, max_keys) : GRPO_OK;
 }
 
+// D[r] = dout . out of the block's rows (stride ld).
 CPU_SIMD_CLONES
-static float row_dot(const float *a, const float *b, int n) {
-    float acc[16] = {0};
-    int n16 = n - n % 16;
-    for (int i = 0; i < n16; i += 16)
-        for (int j = 0; j < 16; j++) acc[j] += a[i + j] * b[i + j];
-    float s = 0.0f;
-    for (int j = 0; j < 16; j++) s += acc[j];
-    for (int i = n16; i < n; i++) s += a[i] * b[i];
-    return s;
+static void block_D(float *D, const float *dout, const float *out, size_t ld, int qb, int hd) {
+    for (int r = 0; r < qb; r++) D[r] = cpu_dot(dout + (size_t)r * ld, out + (size_t)r * ld, hd);
 }
 
 int cpu_attention_backward_blocked(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
@@ -137,10 +133,8 @@ int cpu_attention_backward_blocked(float *dq, float *dk, float *dv, const float 
                     for (int i0 = 0; i0 < len; i0 += ATT_QB) {
                         int qb = len - i0 < ATT_QB ? len - i0 : ATT_QB, n = p0 + i0 + qb;
                         size_t t0 = (size_t)q_start[s] + i0, o = t0 * qd + (size_t)h * hd;
-                        for (int r = 0; r < qb; r++) {
-                            L[r] = lse[(t0 + r) * n_heads + h];
-                            D[r] = row_dot(dout + o + (size_t)r * qd, out + o + (size_t)r * qd, hd);
-                        }
+                        for (int r = 0; r < qb; r++) L[r] = lse[(t0 + r) * n_heads + h];
+                        block_D(D, dout + o, out + o, (size_t)qd, qb, hd);
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, n, hd, 1.0f, q + o, qd, k + kv0, kvd,
                                     0.0f, P, n);
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, n, hd, 1.0f, dout + o, qd, v + kv0,

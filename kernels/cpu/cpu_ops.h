@@ -19,6 +19,20 @@
 #define CPU_SIMD_CLONES
 #endif
 
+// a . b (n): 16 partial sums, so it vectorises without reassociating (no
+// -ffast-math) in a fixed order that no thread count changes. Inline, so each
+// CPU_SIMD_CLONES caller gets it compiled for its own instruction set.
+static inline float cpu_dot(const float *a, const float *b, int n) {
+    float acc[16] = {0};
+    int n16 = n - n % 16;
+    for (int i = 0; i < n16; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += a[i + j] * b[i + j];
+    float s = 0.0f;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    for (int i = n16; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
 int cpu_embedding_forward(Backend *b, void *out, const int32_t *ids, const void *wte, int T, int C, int V);
 int cpu_embedding_backward(Backend *b, float *dwte, const void *dout, const int32_t *ids, int T, int C, int V);
 int cpu_rmsnorm_forward(Backend *b, void *out, float *rstd, const void *inp, const void *weight,
