@@ -9,6 +9,7 @@
 # Then: the device tool's run with command "tools/gpu-check.sh" and carry
 # [".gpu-pack"] (.gpu-pack/ is git-ignored; about 20 MB compressed).
 set -euo pipefail
+trap 'echo "gpu-pack: failed at line $LINENO (exit $?)" >&2' ERR
 cd "$(dirname "$0")/.."
 P=.gpu-pack
 rm -rf "$P"
@@ -29,7 +30,9 @@ hdr cblas.h .
 hdr openblas_config.h .
 lib() { # a shared library by soname, plus the unversioned link name CMake finds
   local path
-  path=$(ldconfig -p | awk -v n="$1" '$1 == n && /x86-64/ {print $NF; exit}')
+  # awk reads to the end: exiting early would SIGPIPE ldconfig, and pipefail + set -e would
+  # then end this script without a word
+  path=$(ldconfig -p | awk -v n="$1" '$1 == n && /x86-64/ && !f {print $NF; f = 1}')
   case "$1" in libopenblas.so.0) [ -e "/usr/lib/$arch/openblas-openmp/libopenblas.so.0" ] && path=/usr/lib/$arch/openblas-openmp/libopenblas.so.0;; esac
   [ -n "$path" ] || { echo "gpu-pack: library $1 not found" >&2; return 1; }
   cp -L "$path" "$P/sysroot/lib/$1"
@@ -45,7 +48,7 @@ lib libgfortran.so.5
 lib libquadmath.so.0
 # Only for the prebuilt fallback (searched last): the image's gcc brings its own.
 mkdir -p "$P/sysroot/lib-fallback"
-cp -L "$(ldconfig -p | awk '$1 == "libgomp.so.1" && /x86-64/ {print $NF; exit}')" "$P/sysroot/lib-fallback/"
+cp -L "$(ldconfig -p | awk '$1 == "libgomp.so.1" && /x86-64/ && !f {print $NF; f = 1}')" "$P/sysroot/lib-fallback/"
 tar czf "$P/sysroot.tar.gz" -C "$P" sysroot
 rm -rf "$P/sysroot"
 if [ -x build-gpu/grpo ]; then
