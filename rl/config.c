@@ -79,6 +79,8 @@ static const Key KEYS[] = {
     {"save_every", I(save_every), "0", "checkpoint every N steps (and always at the end); 0 = end only"},
     {"keep_checkpoints", I(keep_checkpoints), "3", "keep the last K checkpoints"},
     {"log_entropy", B(log_entropy), "true", "log the mean per-token entropy of the policy"},
+    {"profile", B(profile), "false",
+     "time every backend op of the training loop and log the table at the end (grpo bench --profile's)"},
     {"reward_workers", I(reward_workers), "0", "threads scoring completions (code rules run sandboxes in parallel); 0 = number of cores"},
 };
 #define N_KEYS ((int)(sizeof KEYS / sizeof KEYS[0]))

@@ -42,6 +42,7 @@ typedef struct {
     double eval_temperature;
     long save_every, keep_checkpoints;
     int log_entropy;
+    int profile;        // time every backend op of the training loop; print the table at the end
     long reward_workers;
 } TrainConfig;
 

@@ -12,6 +12,7 @@
 
 #include "datasets/iter.h"
 #include "kernels/fileio.h"
+#include "kernels/profile.h"
 #include "kernels/status.h"
 #include "rl/checkpoint.h"
 #include "rl/dist.h"
@@ -403,6 +404,19 @@ static int same_backend_everywhere(const Backend *be) {
     return st;
 }
 
+// The op profile of the training loop, a line at a time through o->log.
+static void log_profile(Trainer *t, const TrainerOutput *o, long steps, double wall) {
+    char *text = NULL, title[96];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return;
+    snprintf(title, sizeof title, "%ld training steps", steps);
+    prof_print(t->env.be, f, title, wall);
+    fclose(f);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) trainer_log(o, 0, "%s", line);
+    free(text);
+}
+
 int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const TrainerOutput *o, TrainResult *res) {
     memset(res, 0, sizeof *res);
     Trainer t;
@@ -477,6 +491,9 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
         if ((st = run_eval(&t, 0, &res->first_eval))) goto restore;
         res->have_first_eval = 1;
     }
+    // The profile covers the steps (and the evaluations between them), not
+    // the evaluations at the start and the end.
+    if (t.c.profile && (st = prof_start(t.env.be))) goto restore;
     double t_loop = now_s();
     long done_steps = start;
     for (long step = start + 1; step <= t.c.steps; step++) {
@@ -509,12 +526,15 @@ int trainer_run(const TrainConfig *cfg, const char *out_dir, int resume, const T
         }
     }
     if (o->progress_tty && !o->quiet && o->log) o->log(o->user, NULL, 1);
+    if (t.c.profile && rank0) log_profile(&t, o, done_steps - start, now_s() - t_loop);
+    prof_stop(t.env.be);
     res->steps_done = done_steps;
     if (!res->interrupted && done_steps == t.c.steps && rank0) {
         if ((st = run_eval(&t, t.c.steps, &res->last_eval))) goto restore;
         res->have_last_eval = 1;
     }
 restore:
+    prof_stop(t.env.be);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (t.log) runlog_finish_run(t.log, t.run_id, st ? "failed" : res->interrupted ? "interrupted" : "done");

@@ -94,6 +94,15 @@ check "resumed optimizer state is bit-identical" $? 0
 cmp -s "$T/a.jsonl" "$T/b.jsonl"; check "resumed rollouts are identical" $? 0
 M='SELECT step, reward_mean, reward_std, loss, kl, entropy, grad_norm, lr, completion_len_mean FROM steps ORDER BY step'
 check "resumed step metrics are identical" "$(q "$T/killed" "$M")" "$(q "$T/straight" "$M")"
+# profile=true: the table of every backend op of the steps, and the same run bit for bit.
+out=$("$GRPO_BIN" train "${COMMON[@]:1}" --set steps=6 --set save_every=2 --set profile=true --out "$T/prof" 2>&1)
+check "profiled train exits 0" $? 0
+expect_match "profile table logged" "$out" '== profile: 6 training steps \(wall time of each op call\) =='
+expect_match "profile rows" "$out" 'attention_backward +[0-9]+ '
+expect_match "profile total" "$out" 'ops [0-9.]+ ms of [0-9.]+ ms wall'
+cmp -s "$T/straight/checkpoints/step-000006/model.safetensors" "$T/prof/checkpoints/step-000006/model.safetensors"
+check "a profiled run's weights are bit-identical" $? 0
+"$GRPO_BIN" export "$T/prof" > "$T/p.jsonl"; cmp -s "$T/a.jsonl" "$T/p.jsonl"; check "a profiled run's rollouts are identical" $? 0
 
 # 4. Ctrl-C: the current step finishes, a checkpoint is written, exit status 130.
 "$GRPO_BIN" train "${COMMON[@]}" --set steps=200 --out "$T/int" >/dev/null 2>&1 &
