@@ -1,7 +1,9 @@
 // `grpo eval`: the trainer's held-out evaluation, standalone.
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/status.h"
 #include "rl/cli.h"
@@ -25,6 +27,15 @@ static int run(int argc, char **argv) {
     if (rc) return rc;
     if (!model || !data) return cli_error("eval", "--model DIR and --data SPEC are required (see 'grpo eval --help')");
     if (k < 1 || n < 0 || max_tokens < 1) return cli_error("eval", "--k and --max-tokens must be >= 1, --n >= 0");
+    if (out_path) { // before the evaluation, not after it
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", out_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        const char *d = slash ? (dir[0] ? dir : "/") : ".";
+        if (access(d, W_OK | X_OK) != 0)
+            return cli_error("eval", "--out %s: cannot write in %s: %s", out_path, d, strerror(errno));
+    }
     TrainConfig c;
     config_defaults(&c);
     char kv[2048];

@@ -169,6 +169,9 @@ paste -d' ' <(grep -o '"finish_reason":"[a-z]*","reward":[-0-9.e+]*' "$T/eval.js
             <(grep -o '^{"reward":[-0-9.e+]*' "$T/rescored.jsonl" | sed 's/.*://') > "$T/rewards.txt"
 check "rescored rewards equal eval's" "$(awk '{d = $1 - $2; if (d < -1e-9 || d > 1e-9) bad++} END {print NR, bad + 0}' "$T/rewards.txt")" "6 0"
 check "eval's rewards are not all zero (the comparison means something)" "$(awk '$1 != 0' "$T/rewards.txt" | wc -l | awk '{print ($1 > 0)}')" 1
+err=$("$GRPO_BIN" eval --model "$T/model" --data gen:arithmetic --template plain --out "$T/no/such/dir/e.jsonl" 2>&1)
+check "eval --out into a missing directory exits 1 before evaluating" $? 1
+expect_match "eval --out names the directory" "$err" "cannot write in $T/no/such/dir"
 out=$("$GRPO_BIN" eval --model "$T/rise/checkpoints/step-000012" --data gen:arithmetic --template plain --n 4 --max-tokens 8); check "eval text" $? 0
 expect_match "eval reports accuracy" "$out" '^4 examples  accuracy \(greedy pass@1\) [0-9.]+'
 err=$("$GRPO_BIN" eval --model "$T/model" 2>&1); check "eval without --data exits 1" $? 1
