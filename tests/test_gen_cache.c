@@ -46,11 +46,7 @@ static int run(Model *m, const GenConfig *c, int np, uint64_t pseed, GenCache *c
     int32_t buf[NPMAX][12];
     const int32_t *prompts[NPMAX];
     int lens[NPMAX];
-    for (int p = 0; p < np; p++) {
-        lens[p] = 1 + (int)(tu_rand_u64(&pseed) % 12);
-        for (int i = 0; i < lens[p]; i++) buf[p][i] = (int32_t)(tu_rand_u64(&pseed) % (uint64_t)m->cfg.vocab);
-        prompts[p] = buf[p];
-    }
+    tu_gen_prompts(buf, prompts, lens, np, &pseed, m->cfg.vocab);
     GenConfig cc = *c;
     cc.cache = cache, cc.no_pad = no_pad, cc.graph_stats = gs;
     int st = generate(m, &cc, prompts, lens, np, G, res);

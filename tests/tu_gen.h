@@ -9,6 +9,17 @@
 #include "policy/generate.h"
 #include "testlib.h"
 
+// np random prompts, lengths 1..12, ids below vocab, drawn from *seed:
+// prompts[p] points into buf[p].
+static inline void tu_gen_prompts(int32_t (*buf)[12], const int32_t **prompts, int *lens, int np, uint64_t *seed,
+                                  int vocab) {
+    for (int p = 0; p < np; p++) {
+        lens[p] = 1 + (int)(tu_rand_u64(seed) % 12);
+        for (int i = 0; i < lens[p]; i++) buf[p][i] = (int32_t)(tu_rand_u64(seed) % (uint64_t)vocab);
+        prompts[p] = buf[p];
+    }
+}
+
 // 1 when a and b (n sequences) agree bit for bit (tokens, log-probs, lengths,
 // finish reasons); a CHECK failure names each sequence that does not.
 static inline int tu_gen_same(const char *tag, const GenResult *a, const GenResult *b, int n) {

@@ -207,7 +207,7 @@ for p in bf16 fp32; do R[mm_$p]=${R[mm_$p]:-$([ $GPU = 1 ] && echo "failed (see 
 # ---------------------------------------------------------------- benches
 # name, precision, init-model arguments, bench arguments, timeout
 bench() {
-  local name=$1_$2 prec=$2 init=$3 args=$4 lim=$5 dir=/tmp/grpo-gpu-$1
+  local name=$1_$2 prec=$2 init=$3 args=$4 cap=$5 dir=/tmp/grpo-gpu-$1
   for k in gen train mem; do R[${name}_$k]=$([ $GPU = 1 ] && echo - || echo "$skip"); done
   [ $GPU = 1 ] || return 0
   t=$SECONDS
@@ -217,7 +217,7 @@ bench() {
   fi
   note "$name model ready ($((SECONDS - t)) s); bench: $args"
   local out
-  out=$(tmo "$lim" "$BIN/grpo" bench --device cuda --precision "$prec" --model "$dir" $args 2>&1)
+  out=$(tmo "$cap" "$BIN/grpo" bench --device cuda --precision "$prec" --model "$dir" $args 2>&1)
   local rc=$?
   printf '%s\n' "$out" | tee -a "$OUTD/bench.jsonl"
   if [ $rc != 0 ] || ! printf '%s' "$out" | grep -q decode_tok_s; then
