@@ -1,4 +1,5 @@
 // `grpo bench`: throughput measurements. Speed is shown here, never asserted in tests.
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,19 @@ static int time_generate(Model *m, GenConfig *c, const int32_t *const *prompts, 
     return GRPO_OK;
 }
 
+// With --profile: the ops of the phase that began at wall time t0, under a title.
+static void print_phase(Backend *b, int profile, double t0, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void print_phase(Backend *b, int profile, double t0, const char *fmt, ...) {
+    if (!profile) return;
+    double wall = now_s() - t0;
+    char title[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(title, sizeof title, fmt, ap);
+    va_end(ap);
+    prof_print(b, stderr, title, wall);
+}
+
 // The model's three workloads, as tests/reference/bench_torch.py measures them
 // for PyTorch: prefill (batch x prompt_len tokens into the KV cache), decode
 // (batch sequences, gen_len new tokens each, greedy, EOS off; decode time =
@@ -167,7 +181,6 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
         goto done;
     }
     double t_pre = 0, t_gen = 0, t_train = 1e30, wall;
-    char title[160];
     int captures = 0;
     c.max_tokens = 1;
     if (time_generate(m, &c, prompts, lens, batch, 1, &t_pre, &captures)) {
@@ -180,8 +193,7 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
         cli_fail("bench");
         goto done;
     }
-    snprintf(title, sizeof title, "prefill, %d x %d tokens and one sampled token; 3 calls", batch, prompt_len);
-    if (profile) prof_print(b, stderr, title, now_s() - wall);
+    print_phase(b, profile, wall, "prefill, %d x %d tokens and one sampled token; 3 calls", batch, prompt_len);
     c.max_tokens = gen_len;
     prof_reset(b);
     wall = now_s();
@@ -189,9 +201,8 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
         cli_fail("bench");
         goto done;
     }
-    snprintf(title, sizeof title, "generate, %d x %d new tokens, prefill included; %d call%s (decode graphs %s)", batch,
-             gen_len, reps, reps > 1 ? "s" : "", no_graphs ? "off" : gs.launched ? "on" : "none");
-    if (profile) prof_print(b, stderr, title, now_s() - wall);
+    print_phase(b, profile, wall, "generate, %d x %d new tokens, prefill included; %d call%s (decode graphs %s)", batch,
+                gen_len, reps, reps > 1 ? "s" : "", no_graphs ? "off" : gs.launched ? "on" : "none");
     for (int i = 0; i <= batch; i++) cu[i] = i * train_len;
     for (int i = 0; i < batch * train_len; i++) dlp[i] = 1.0f;
     ModelBatch mb = {batch, cu, ids, 1.0f, 0};
@@ -205,8 +216,7 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
         double dt = now_s() - t0;
         if (i > 0 && dt < t_train) t_train = dt;
     }
-    snprintf(title, sizeof title, "train forward + backward, %d x %d tokens; 2 calls", batch, train_len);
-    if (profile) prof_print(b, stderr, title, now_s() - wall);
+    print_phase(b, profile, wall, "train forward + backward, %d x %d tokens; 2 calls", batch, train_len);
     // The optimizer's share of a step: clip + AdamW over every parameter.
     double t_opt = 1e30;
     {
@@ -230,7 +240,7 @@ static int bench_model(Backend *b, const char *dir, int batch, int prompt_len, i
             if (dt < t_opt) t_opt = dt;
         }
         adamw_free(&opt);
-        if (profile) prof_print(b, stderr, "gradient clipping + AdamW over every parameter; 3 calls", now_s() - wall);
+        print_phase(b, profile, wall, "gradient clipping + AdamW over every parameter; 3 calls");
     }
     prof_stop(b);
     size_t dev_peak = 0, dev_total = 0;

@@ -44,6 +44,12 @@ out=$("$GRPO_BIN" init-model --arch qwen2 --hidden 32 --layers 2 --heads 4 --kv-
 check "init-model exits 0" $? 0
 [ -f "$T/m/config.json" ] && [ -f "$T/m/model.safetensors" ]; check "init-model writes config + weights" $? 0
 expect_match "config names the arch" "$(cat "$T/m/config.json")" '"model_type":[[:space:]]*"qwen2"'
+# bench --profile: a table per phase on stderr, the JSON line says so.
+out=$("$GRPO_BIN" bench --device cpu --model "$T/m" --batch 2 --prompt-len 4 --gen-len 3 --train-len 8 --reps 1 --profile \
+      2>"$T/prof.txt"); check "bench --profile exits 0" $? 0
+expect_match "bench --profile JSON" "$out" '"profiled": true'
+check "bench --profile: one table per phase" "$(grep -c '^== profile: ' "$T/prof.txt")" 4
+expect_match "bench --profile: matmuls by shape" "$(cat "$T/prof.txt")" 'matmul 2x100x32 tB +[0-9]+ '
 out=$("$GRPO_BIN" logprobs --model "$T/m" --ids "5 17 99 0 42"); check "logprobs on init-model exits 0" $? 0
 got=$(printf '%s' "$out" | nums)
 check "logprobs gives n-1 values" "$(echo $got | wc -w)" 4
